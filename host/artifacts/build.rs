@@ -1,0 +1,103 @@
+//! Build every Wasm guest of the workspace for `wasm32-wasip2` and expose the
+//! results to Rust code (the pattern of wasmtime's `test-programs` artifacts).
+//!
+//! A nested `cargo build` runs in a target directory of its own (it cannot
+//! share the outer build's lock). Its output components are copied into
+//! `OUT_DIR`, and `first_party.rs` / `test_guests.rs` are generated there with
+//! their paths (and, for first-party plugins, their bytes).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (package, constant) of the plugins shipped with smsdesk.
+const FIRST_PARTY: &[(&str, &str)] = &[
+    ("keyword-intents", "KEYWORD_INTENTS"),
+    ("faq-responder", "FAQ_RESPONDER"),
+    ("demo-crm", "DEMO_CRM"),
+];
+
+/// (package, constant) of the hostile and special-purpose guests the tests use.
+const TEST_GUESTS: &[(&str, &str)] = &[
+    ("guest-looper", "LOOPER"),
+    ("guest-memory-hog", "MEMORY_HOG"),
+    ("guest-trapper", "TRAPPER"),
+    ("guest-oversized", "OVERSIZED"),
+    ("guest-ambient", "AMBIENT"),
+    ("guest-kv-counter", "KV_COUNTER"),
+    ("guest-no-roles", "NO_ROLES"),
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir.join("../..").canonicalize().expect("workspace root");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    for dir in ["plugins", "sdk", "wit", "host/tests/guests", "Cargo.lock", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
+    println!("cargo:rerun-if-env-changed=SMSDESK_GUEST_TARGET_DIR");
+
+    let target_dir = guest_target_dir(&out_dir);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&workspace)
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target_dir);
+    for (package, _) in FIRST_PARTY.iter().chain(TEST_GUESTS) {
+        cmd.args(["-p", package]);
+    }
+    // The outer build's flags are for the host target, not for Wasm.
+    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+        cmd.env_remove(var);
+    }
+    let output = cmd.output().expect("running cargo to build the Wasm guests");
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        panic!(
+            "building the Wasm guests failed (see above). Is the wasm32-wasip2 target installed? \
+             `rustup target add wasm32-wasip2` (rust-toolchain.toml asks rustup for it)"
+        );
+    }
+
+    let built = target_dir.join("wasm32-wasip2").join("release");
+    let first_party = generate(&built, &out_dir, FIRST_PARTY, true);
+    let test_guests = generate(&built, &out_dir, TEST_GUESTS, false);
+    std::fs::write(out_dir.join("first_party.rs"), first_party).expect("writing first_party.rs");
+    std::fs::write(out_dir.join("test_guests.rs"), test_guests).expect("writing test_guests.rs");
+}
+
+fn generate(built: &Path, out_dir: &Path, guests: &[(&str, &str)], embed: bool) -> String {
+    let mut code = String::new();
+    let mut all = Vec::new();
+    for (package, constant) in guests {
+        let file = format!("{}.wasm", package.replace('-', "_"));
+        let from = built.join(&file);
+        let to = out_dir.join(&file);
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+        let path = to.display().to_string();
+        let bytes = if embed { format!("include_bytes!({path:?})") } else { "&[]".to_string() };
+        writeln!(
+            code,
+            "/// The `{package}` component.\npub static {constant}: crate::Guest = crate::Guest {{ name: {package:?}, path: {path:?}, bytes: {bytes} }};"
+        )
+        .unwrap();
+        all.push(constant.to_string());
+    }
+    writeln!(code, "/// Every component in this group.\npub static ALL: &[&crate::Guest] = &[{}];", all.iter().map(|c| format!("&{c}")).collect::<Vec<_>>().join(", ")).unwrap();
+    code
+}
+
+/// Nested builds share one target directory beside the outer one, so their
+/// dependencies are compiled once and survive `cargo test` rebuilds.
+fn guest_target_dir(out_dir: &Path) -> PathBuf {
+    if let Some(dir) = std::env::var_os("SMSDESK_GUEST_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    // OUT_DIR is <target>/[<triple>/]<profile>/build/<package>-<hash>/out.
+    out_dir
+        .ancestors()
+        .find(|dir| dir.file_name().is_some_and(|name| name == "build"))
+        .and_then(|build| build.parent()?.parent())
+        .map(|target| target.join("wasm-guests"))
+        .unwrap_or_else(|| out_dir.join("wasm-guests"))
+}

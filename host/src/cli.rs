@@ -1,0 +1,210 @@
+//! The `smsdesk` command line: parsing, then calls into the library.
+
+use crate::domain::{ConversationContext, InboundMessage, Intent, Role};
+use crate::plugins::{CallContext, LoadedPlugin, PluginConfig, Runtime, RuntimeConfig};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// smsdesk: Customer Support SMS with WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "smsdesk", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with plugin components.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Show a component's name, version, roles, contract version, capabilities and imports.
+    Inspect {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one role of a component once and print the result as JSON.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The component (.wasm).
+    file: PathBuf,
+    /// The role to run: classifier, crm or responder.
+    #[arg(long)]
+    role: Role,
+    /// The inbound text (classifier, responder).
+    #[arg(long, default_value = "")]
+    text: String,
+    /// The customer's number (and the number a CRM looks up).
+    #[arg(long, default_value = "+15551234567")]
+    from: String,
+    /// The tenant the call is made for.
+    #[arg(long, default_value = "demo")]
+    tenant: String,
+    /// The plugin's configuration for the tenant (TOML or JSON file).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// An intent given to a responder, as LABEL=CONFIDENCE (repeatable).
+    #[arg(long = "intent", value_parser = parse_intent)]
+    intents: Vec<Intent>,
+}
+
+fn parse_intent(s: &str) -> Result<Intent, String> {
+    let (label, confidence) = s.split_once('=').ok_or("expected LABEL=CONFIDENCE, e.g. order-status=0.9")?;
+    let confidence: f32 = confidence.parse().map_err(|_| format!("`{confidence}` is not a number"))?;
+    if label.is_empty() || !(0.0..=1.0).contains(&confidence) {
+        return Err("expected a label and a confidence between 0 and 1".into());
+    }
+    Ok(Intent { label: label.to_string(), confidence })
+}
+
+/// Parse the command line, run it, and turn errors into one line and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SMSDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Plugin(PluginCommand::Inspect { file, json }) => inspect(&file, json).await,
+            Command::Plugin(PluginCommand::Run(args)) => run_role(args).await,
+        }
+    })
+}
+
+/// Where the CLI keeps precompiled components between runs.
+fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SMSDESK_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("smsdesk").join("artifacts"))
+}
+
+async fn load_file(file: &Path) -> Result<LoadedPlugin> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let runtime = Runtime::new(RuntimeConfig { cache_dir: default_cache_dir(), max_instances: 16, ..Default::default() })?;
+    let label = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let plugin = runtime
+        .load(label, bytes, Default::default())
+        .await
+        .with_context(|| format!("{}", file.display()))?;
+    Ok(plugin)
+}
+
+async fn inspect(file: &Path, json: bool) -> Result<()> {
+    let plugin = load_file(file).await?;
+    let m = plugin.manifest();
+    let info = plugin.info();
+    if json {
+        let value = serde_json::json!({
+            "name": m.name,
+            "version": m.version,
+            "description": m.description,
+            "roles": info.roles,
+            "wit_version": info.wit_version,
+            "capabilities": m.capabilities.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "imports": info.imports,
+            "exports": info.exports,
+            "size": info.size,
+            "sha256": info.sha256,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let list = |items: Vec<String>| if items.is_empty() { "(none)".to_string() } else { items.join(", ") };
+    println!("name:         {}", m.name);
+    println!("version:      {}", m.version);
+    println!("description:  {}", m.description);
+    println!("roles:        {}", list(info.roles.iter().map(|r| r.to_string()).collect()));
+    println!("wit version:  {}", info.wit_version.as_deref().unwrap_or("unknown"));
+    println!("capabilities: {}", list(m.capabilities.iter().map(|c| c.to_string()).collect()));
+    println!("imports:      {}", list(info.imports.clone()));
+    println!("exports:      {}", list(info.exports.clone()));
+    println!("size:         {} bytes", info.size);
+    println!("sha256:       {}", info.sha256);
+    Ok(())
+}
+
+async fn run_role(args: RunArgs) -> Result<()> {
+    let config = match &args.config {
+        None => PluginConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            PluginConfig::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+    };
+    let plugin = load_file(&args.file).await?;
+    if !plugin.has_role(args.role) {
+        bail!(
+            "{}: plugin `{}` does not export the `{}` role (it exports: {})",
+            args.file.display(),
+            plugin.name(),
+            args.role,
+            plugin.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let ctx = CallContext { tenant: args.tenant.clone(), config };
+    let message = InboundMessage {
+        id: "cli-1".into(),
+        tenant: args.tenant.clone(),
+        from: args.from.clone(),
+        to: "+15550000000".into(),
+        body: args.text.clone(),
+        received_at: "1970-01-01T00:00:00Z".into(),
+        media_urls: Vec::new(),
+    };
+    let context = ConversationContext { conversation_id: "cli".into(), history: Vec::new(), profile: None };
+    // Printed through typed structs (not `json!`) so confidences keep their f32 digits.
+    #[derive(serde::Serialize)]
+    struct Output<'a> {
+        plugin: &'a str,
+        role: Role,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        intents: Option<Vec<Intent>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        profile: Option<Option<crate::domain::CustomerProfile>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        decision: Option<crate::domain::Decision>,
+    }
+    let mut output = Output { plugin: plugin.name(), role: args.role, intents: None, profile: None, decision: None };
+    match args.role {
+        Role::Classifier => output.intents = Some(plugin.classify(&ctx, &message, &context).await?),
+        Role::Crm => output.profile = Some(plugin.lookup(&ctx, &args.from).await?),
+        Role::Responder => output.decision = Some(plugin.respond(&ctx, &message, &context, &args.intents).await?),
+    }
+    println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! Domain types the host works with: messages, conversations, profiles,
+//! intents and decisions. Plugins see these through the WIT contract; the
+//! conversion happens at the edge of `plugins/`, so nothing else knows WIT.
+
+use serde::{Deserialize, Serialize};
+
+/// A text a customer sent to a tenant's number, as plugins see it (redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundMessage {
+    /// The host's id of the stored message.
+    pub id: String,
+    /// The tenant it was sent to.
+    pub tenant: String,
+    /// The customer's number (E.164).
+    pub from: String,
+    /// The tenant's number that received it.
+    pub to: String,
+    /// The redacted text.
+    pub body: String,
+    /// RFC 3339 receive time in UTC.
+    pub received_at: String,
+    /// MMS media URLs.
+    pub media_urls: Vec<String>,
+}
+
+/// Who wrote a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Author {
+    /// The customer.
+    Customer,
+    /// Automation.
+    Bot,
+    /// A human agent.
+    Agent,
+    /// The host itself.
+    System,
+}
+
+/// One earlier message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    /// Who wrote it.
+    pub author: Author,
+    /// The text.
+    pub body: String,
+    /// RFC 3339 time.
+    pub at: String,
+}
+
+/// What a CRM knows about a customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerProfile {
+    /// The CRM's id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Tier or segment.
+    pub tier: Option<String>,
+    /// Further facts.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// The conversation around a message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConversationContext {
+    /// The conversation id.
+    pub conversation_id: String,
+    /// Earlier turns, oldest first.
+    pub history: Vec<Turn>,
+    /// The CRM profile, if any.
+    pub profile: Option<CustomerProfile>,
+}
+
+/// A label with confidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    /// Kebab-case label.
+    pub label: String,
+    /// 0.0..=1.0.
+    pub confidence: f32,
+}
+
+/// Urgency of a handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Priority {
+    /// Whenever an agent is free.
+    Low,
+    /// The usual queue.
+    Normal,
+    /// Ahead of the queue.
+    High,
+    /// Now.
+    Urgent,
+}
+
+/// A request for a human.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// Why.
+    pub reason: String,
+    /// How urgent.
+    pub priority: Priority,
+    /// Which team, if not the default queue.
+    pub team: Option<String>,
+}
+
+/// What a responder decided. The default is "no action".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Text to send.
+    pub reply: Option<String>,
+    /// Hand to a human.
+    pub handoff: Option<Handoff>,
+    /// Tags to add.
+    pub add_tags: Vec<String>,
+    /// Resolve the conversation.
+    pub resolve: bool,
+}
+
+/// A role a plugin can play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Labels messages with intents.
+    Classifier,
+    /// Looks customers up.
+    Crm,
+    /// Decides what happens.
+    Responder,
+}
+
+impl Role {
+    /// All roles in canonical order.
+    pub const ALL: [Role; 3] = [Role::Classifier, Role::Crm, Role::Responder];
+
+    /// The role's WIT name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Classifier => "classifier",
+            Role::Crm => "crm",
+            Role::Responder => "responder",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "classifier" => Ok(Role::Classifier),
+            "crm" => Ok(Role::Crm),
+            "responder" => Ok(Role::Responder),
+            other => Err(format!("unknown role `{other}` (expected classifier, crm or responder)")),
+        }
+    }
+}
+
+/// A capability a plugin asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum Capability {
+    /// The key-value store.
+    KeyValue,
+    /// Outbound HTTP to a host.
+    OutboundHttp(String),
+    /// Unmasked phone numbers.
+    RawPhoneNumbers,
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Capability::KeyValue => f.write_str("key-value"),
+            Capability::OutboundHttp(host) => write!(f, "outbound-http:{host}"),
+            Capability::RawPhoneNumbers => f.write_str("raw-phone-numbers"),
+        }
+    }
+}
+
+/// What a plugin says about itself, checked by the host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Kebab-case name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// One line.
+    pub description: String,
+    /// Roles it claims (the host checks them against the exports).
+    pub roles: Vec<Role>,
+    /// Capabilities it asks for.
+    pub capabilities: Vec<Capability>,
+}

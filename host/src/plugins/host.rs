@@ -1,0 +1,415 @@
+//! What the host gives a plugin during one call: its configuration, logging,
+//! the scoped key-value store, and a WASI context that grants nothing.
+
+use super::bindings::{config, kv, logging, types};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// A plugin's configuration for one tenant, parsed once and shared by calls.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    raw: Arc<str>,
+    parsed: Arc<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        PluginConfig { raw: Arc::from("{}"), parsed: Arc::new(serde_json::Map::new()) }
+    }
+}
+
+impl PluginConfig {
+    /// From a JSON object.
+    pub fn from_json_value(value: serde_json::Value) -> Result<Self, String> {
+        match value {
+            serde_json::Value::Object(map) => {
+                let raw = serde_json::to_string(&map).map_err(|e| e.to_string())?;
+                Ok(PluginConfig { raw: Arc::from(raw), parsed: Arc::new(map) })
+            }
+            other => Err(format!("plugin configuration must be a table/object, not {}", json_kind(&other))),
+        }
+    }
+
+    /// From TOML or JSON text (JSON if it starts with `{`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim_start();
+        let value: serde_json::Value = if trimmed.starts_with('{') {
+            serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?
+        } else {
+            let table: toml::Table = toml::from_str(text).map_err(|e| format!("invalid TOML: {e}"))?;
+            serde_json::to_value(table).map_err(|e| e.to_string())?
+        };
+        Self::from_json_value(value)
+    }
+
+    /// The configuration as a JSON object text.
+    pub fn as_json(&self) -> &str {
+        &self.raw
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.parsed.get(key).map(|v| v.to_string())
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Whose keys these are: one plugin serving one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KvScope {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The tenant.
+    pub tenant: String,
+}
+
+/// Why a key-value operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvError {
+    /// Capability not requested.
+    Denied,
+    /// Empty or longer than [`KV_MAX_KEY`].
+    InvalidKey,
+    /// Longer than [`KV_MAX_VALUE`].
+    ValueTooLarge,
+    /// Over [`KV_QUOTA`] for the scope.
+    QuotaExceeded,
+    /// The backing store failed.
+    Unavailable,
+}
+
+/// Longest key in bytes.
+pub const KV_MAX_KEY: usize = 256;
+/// Largest value in bytes.
+pub const KV_MAX_VALUE: usize = 64 << 10;
+/// Most bytes (keys + values) per scope.
+pub const KV_QUOTA: usize = 1 << 20;
+
+/// A boxed future, so stores can be used as trait objects.
+pub type KvFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KvError>> + Send + 'a>>;
+
+/// Storage behind the `kv` interface. Implementations enforce the quota; the
+/// host checks key and value sizes before calling them.
+pub trait KvStore: Send + Sync + 'static {
+    /// Read a key.
+    fn get<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>>;
+    /// Write a key.
+    fn set<'a>(&'a self, scope: &'a KvScope, key: &'a str, value: Vec<u8>) -> KvFuture<'a, ()>;
+    /// Remove a key.
+    fn delete<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, ()>;
+}
+
+/// An in-process key-value store (the default until a database store is configured).
+#[derive(Debug, Default)]
+pub struct MemoryKv {
+    scopes: Mutex<HashMap<KvScope, HashMap<String, Vec<u8>>>>,
+}
+
+impl MemoryKv {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<KvScope, HashMap<String, Vec<u8>>>) -> T) -> T {
+        let mut guard = self.scopes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+}
+
+impl KvStore for MemoryKv {
+    fn get<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>> {
+        let value = self.with(|s| s.get(scope).and_then(|m| m.get(key).cloned()));
+        Box::pin(async move { Ok(value) })
+    }
+
+    fn set<'a>(&'a self, scope: &'a KvScope, key: &'a str, value: Vec<u8>) -> KvFuture<'a, ()> {
+        let result = self.with(|s| {
+            let map = s.entry(scope.clone()).or_default();
+            let used: usize = map.iter().filter(|(k, _)| k.as_str() != key).map(|(k, v)| k.len() + v.len()).sum();
+            if used + key.len() + value.len() > KV_QUOTA {
+                return Err(KvError::QuotaExceeded);
+            }
+            map.insert(key.to_string(), value);
+            Ok(())
+        });
+        Box::pin(async move { result })
+    }
+
+    fn delete<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, ()> {
+        self.with(|s| {
+            if let Some(map) = s.get_mut(scope) {
+                map.remove(key);
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Guest stdout/stderr kept in memory up to a cap; the rest is silently dropped
+/// so a chatty plugin can neither fill the host's memory nor trap on output.
+#[derive(Clone)]
+pub struct CappedOutput {
+    buf: Arc<Mutex<Vec<u8>>>,
+    cap: usize,
+}
+
+impl CappedOutput {
+    pub fn new(cap: usize) -> Self {
+        CappedOutput { buf: Arc::new(Mutex::new(Vec::new())), cap }
+    }
+
+    /// What was written, lossily decoded.
+    pub fn text(&self) -> String {
+        let buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+impl tokio::io::AsyncWrite for CappedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
+        let room = self.cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&data[..data.len().min(room)]);
+        // Claim the whole write so the guest never sees an error or blocks.
+        std::task::Poll::Ready(Ok(data.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for CappedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for CappedOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+/// Most log records one call may write.
+const MAX_LOG_RECORDS: u32 = 100;
+/// Longest log message kept, in bytes.
+const MAX_LOG_BYTES: usize = 2048;
+
+/// Memory growth limits of one store, remembering whether the cap was hit.
+pub struct MemoryCap {
+    pub limit: usize,
+    pub exceeded: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The state of one plugin call's `Store`.
+pub struct CallState {
+    pub plugin: Arc<str>,
+    pub tenant: String,
+    pub config: PluginConfig,
+    pub kv: Arc<dyn KvStore>,
+    pub kv_allowed: bool,
+    pub logs_written: u32,
+    pub memory: MemoryCap,
+    pub stdout: CappedOutput,
+    pub stderr: CappedOutput,
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+}
+
+impl CallState {
+    /// A fresh state granting nothing but clocks and random numbers.
+    pub fn new(
+        plugin: Arc<str>,
+        tenant: String,
+        config: PluginConfig,
+        kv: Arc<dyn KvStore>,
+        kv_allowed: bool,
+        memory_limit: usize,
+        stdio_bytes: usize,
+    ) -> Self {
+        let stdout = CappedOutput::new(stdio_bytes);
+        let stderr = CappedOutput::new(stdio_bytes);
+        // No preopened directories, no environment, no arguments, closed stdin;
+        // sockets and name lookups refused. Clocks and randomness stay available.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        CallState {
+            plugin,
+            tenant,
+            config,
+            kv,
+            kv_allowed,
+            logs_written: 0,
+            memory: MemoryCap { limit: memory_limit, exceeded: false },
+            stdout,
+            stderr,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    fn scope(&self) -> KvScope {
+        KvScope { plugin: self.plugin.to_string(), tenant: self.tenant.clone() }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for CallState {}
+
+impl logging::Host for CallState {
+    async fn log(&mut self, level: logging::Level, mut message: String, fields: Vec<(String, String)>) {
+        self.logs_written += 1;
+        if self.logs_written > MAX_LOG_RECORDS {
+            return;
+        }
+        if message.len() > MAX_LOG_BYTES {
+            let mut cut = MAX_LOG_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let fields: Vec<String> = fields.iter().take(16).map(|(k, v)| format!("{k}={v}")).collect();
+        let fields = fields.join(" ");
+        let plugin = &*self.plugin;
+        let tenant = &self.tenant;
+        match level {
+            logging::Level::Debug => tracing::debug!(target: "plugin", plugin, tenant, fields, "{message}"),
+            logging::Level::Info => tracing::info!(target: "plugin", plugin, tenant, fields, "{message}"),
+            logging::Level::Warn => tracing::warn!(target: "plugin", plugin, tenant, fields, "{message}"),
+            logging::Level::Error => tracing::error!(target: "plugin", plugin, tenant, fields, "{message}"),
+        }
+    }
+}
+
+impl config::Host for CallState {
+    async fn document(&mut self) -> String {
+        self.config.as_json().to_string()
+    }
+
+    async fn get(&mut self, key: String) -> Option<String> {
+        self.config.get(&key)
+    }
+}
+
+fn to_wit(e: KvError) -> kv::KvError {
+    match e {
+        KvError::Denied => kv::KvError::Denied,
+        KvError::InvalidKey => kv::KvError::InvalidKey,
+        KvError::ValueTooLarge => kv::KvError::ValueTooLarge,
+        KvError::QuotaExceeded => kv::KvError::QuotaExceeded,
+        KvError::Unavailable => kv::KvError::Unavailable,
+    }
+}
+
+impl CallState {
+    fn check_key(&self, key: &str) -> Result<(), kv::KvError> {
+        if !self.kv_allowed {
+            return Err(kv::KvError::Denied);
+        }
+        if key.is_empty() || key.len() > KV_MAX_KEY {
+            return Err(kv::KvError::InvalidKey);
+        }
+        Ok(())
+    }
+}
+
+impl kv::Host for CallState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
+        self.check_key(&key)?;
+        let scope = self.scope();
+        self.kv.get(&scope, &key).await.map_err(to_wit)
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
+        self.check_key(&key)?;
+        if value.len() > KV_MAX_VALUE {
+            return Err(kv::KvError::ValueTooLarge);
+        }
+        let scope = self.scope();
+        self.kv.set(&scope, &key, value).await.map_err(to_wit)
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
+        self.check_key(&key)?;
+        let scope = self.scope();
+        self.kv.delete(&scope, &key).await.map_err(to_wit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_from_toml_and_json() {
+        let c = PluginConfig::parse("min_confidence = 0.5\n[intents]\nwarranty = [\"covered\"]\n").unwrap();
+        assert_eq!(c.get("min_confidence").as_deref(), Some("0.5"));
+        assert_eq!(c.get("intents").as_deref(), Some(r#"{"warranty":["covered"]}"#));
+        assert_eq!(c.get("missing"), None);
+        let j = PluginConfig::parse(r#"{"a": "b"}"#).unwrap();
+        assert_eq!(j.get("a").as_deref(), Some("\"b\""));
+        assert!(PluginConfig::parse("[1, 2]").is_err());
+        assert!(PluginConfig::parse("= nope").unwrap_err().contains("invalid TOML"));
+    }
+
+    #[tokio::test]
+    async fn memory_kv_enforces_the_quota_per_scope() {
+        let kv = MemoryKv::default();
+        let a = KvScope { plugin: "p".into(), tenant: "a".into() };
+        let b = KvScope { plugin: "p".into(), tenant: "b".into() };
+        for i in 0..15 {
+            kv.set(&a, &format!("k{i}"), vec![0; KV_MAX_VALUE]).await.unwrap();
+        }
+        assert_eq!(kv.set(&a, "k99", vec![0; KV_MAX_VALUE]).await, Err(KvError::QuotaExceeded));
+        // Replacing a key does not count its old value twice.
+        kv.set(&a, "k0", vec![1; KV_MAX_VALUE]).await.unwrap();
+        // Another tenant's scope is separate.
+        kv.set(&b, "k0", vec![2; 3]).await.unwrap();
+        assert_eq!(kv.get(&b, "k0").await.unwrap(), Some(vec![2; 3]));
+        assert_eq!(kv.get(&a, "k0").await.unwrap().unwrap()[0], 1);
+        kv.delete(&a, "k0").await.unwrap();
+        assert_eq!(kv.get(&a, "k0").await.unwrap(), None);
+    }
+}

@@ -1,0 +1,546 @@
+//! The engine, the linker, loading components and calling their roles.
+
+use super::bindings::{self, FullPlugin, classifier, crm, manifest, responder};
+use super::cache::{ArtifactCache, CacheOutcome};
+use super::error::{FailureKind, PluginError, truncate_chars};
+use super::host::{CallState, KvStore, MemoryKv, PluginConfig};
+use super::limits::{self, Limits};
+use crate::domain::{
+    Capability, ConversationContext, CustomerProfile, Decision, InboundMessage, Intent, Manifest, Role,
+};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+/// How the runtime is set up. The defaults fit one host process.
+#[derive(Clone)]
+pub struct RuntimeConfig {
+    /// Where precompiled components are kept (`None`: compile every load).
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may be alive at once (the pooling allocator's slots).
+    pub max_instances: u32,
+    /// Ceiling for any plugin's memory cap, in bytes (the pool's slot size).
+    pub max_memory_bytes: usize,
+    /// Granularity of deadlines.
+    pub epoch_tick: Duration,
+    /// Storage behind the plugins' key-value interface.
+    pub kv: Arc<dyn KvStore>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: None,
+            max_instances: 256,
+            max_memory_bytes: 256 << 20,
+            epoch_tick: Duration::from_millis(1),
+            kv: Arc::new(MemoryKv::default()),
+        }
+    }
+}
+
+/// Who a call is made for: the tenant and the plugin's configuration for it.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The tenant.
+    pub tenant: String,
+    /// The plugin's configuration for this tenant.
+    pub config: PluginConfig,
+}
+
+/// Facts about a loaded component, for `plugin inspect` and admins.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComponentInfo {
+    /// The contract version the component targets (from its export names).
+    pub wit_version: Option<String>,
+    /// Roles found from the exports.
+    pub roles: Vec<Role>,
+    /// Every import, by name.
+    pub imports: Vec<String>,
+    /// Every export, by name.
+    pub exports: Vec<String>,
+    /// Component size in bytes.
+    pub size: usize,
+    /// SHA-256 of the component bytes.
+    pub sha256: String,
+    /// Whether it came from the precompiled cache.
+    #[serde(skip)]
+    pub cache: CacheOutcome,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: ArtifactCache,
+    kv: Arc<dyn KvStore>,
+    tick: Duration,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The plugin runtime. Cheap to clone; all clones share one engine.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+/// Extra time beyond a deadline before the host abandons a call that is stuck
+/// in a host import (epoch interruption only fires while Wasm code runs).
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
+
+impl Runtime {
+    /// Create the engine, the pooling allocator, the linker and the deadline ticker.
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Runtime> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.max_instances)
+            .total_core_instances(config.max_instances * 8)
+            .total_memories(config.max_instances * 2)
+            .total_tables(config.max_instances * 4)
+            .total_stacks(config.max_instances)
+            .max_memory_size(config.max_memory_bytes)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(16)
+            .max_tables_per_component(32)
+            .max_component_instance_size(1 << 20);
+        let mut wasm = Config::new();
+        wasm.epoch_interruption(true)
+            .wasm_component_model(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("creating the Wasm engine: {e}"))?;
+
+        let mut linker: Linker<CallState> = Linker::new(&engine);
+        // Components built by componentize-py or jco import many `wasi:*`
+        // interfaces; they all resolve against a context that grants nothing.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        FullPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("linking host imports: {e}"))?;
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), config.epoch_tick, stop_ticker.clone());
+        let cache = ArtifactCache::new(&engine, config.cache_dir);
+        Ok(Runtime {
+            inner: Arc::new(Inner { engine, linker, cache, kv: config.kv, tick: config.epoch_tick, stop_ticker }),
+        })
+    }
+
+    /// Compile (or load from the cache), link and check a component.
+    ///
+    /// `label` names the plugin in errors until its manifest is known (a file
+    /// name, say). Compilation runs on a blocking thread, off the async workers.
+    pub async fn load(&self, label: &str, bytes: Vec<u8>, limits: Limits) -> Result<LoadedPlugin, PluginError> {
+        let invalid = |detail: String| PluginError::new(label, None, FailureKind::InvalidComponent, detail);
+        check_header(&bytes).map_err(invalid)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let size = bytes.len();
+        let inner = self.inner.clone();
+        let hash = sha256.clone();
+        let (component, cache) =
+            tokio::task::spawn_blocking(move || inner.cache.load_or_compile(&inner.engine, &bytes, &hash))
+                .await
+                .map_err(|e| invalid(format!("compilation task failed: {e}")))?
+                .map_err(|e| invalid(format!("not a valid component: {}", root_cause(&e))))?;
+
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| invalid(format!("cannot be linked: {}", root_cause(&e))))?;
+
+        let manifest_idx = manifest::GuestIndices::new(&pre).map_err(|_| {
+            invalid(format!("does not export `{}/manifest@{}`", bindings::PACKAGE, bindings::WIT_VERSION))
+        })?;
+        let classifier = classifier::GuestIndices::new(&pre).ok();
+        let crm = crm::GuestIndices::new(&pre).ok();
+        let responder = responder::GuestIndices::new(&pre).ok();
+        let mut roles = Vec::new();
+        if classifier.is_some() {
+            roles.push(Role::Classifier);
+        }
+        if crm.is_some() {
+            roles.push(Role::Crm);
+        }
+        if responder.is_some() {
+            roles.push(Role::Responder);
+        }
+        if roles.is_empty() {
+            return Err(invalid(format!(
+                "exports no role: a plugin must export at least one of `{p}/classifier`, `{p}/crm` or `{p}/responder` (version {v})",
+                p = bindings::PACKAGE,
+                v = bindings::WIT_VERSION
+            )));
+        }
+
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
+        let exports: Vec<String> = ty.exports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
+        let wit_version = exports
+            .iter()
+            .find_map(|e| e.strip_prefix(&format!("{}/manifest@", bindings::PACKAGE)).map(str::to_string));
+        let info = ComponentInfo { wit_version, roles: roles.clone(), imports, exports, size, sha256, cache };
+
+        let mut plugin = LoadedPlugin {
+            runtime: self.inner.clone(),
+            name: Arc::from(label),
+            manifest: Manifest {
+                name: label.to_string(),
+                version: String::new(),
+                description: String::new(),
+                roles: roles.clone(),
+                capabilities: Vec::new(),
+            },
+            info,
+            limits,
+            pre,
+            manifest_idx,
+            classifier,
+            crm,
+            responder,
+        };
+        let manifest = plugin.call_manifest().await?;
+        limits::check_manifest(&manifest).map_err(|e| invalid(format!("bad manifest: {e}")))?;
+        let mut claimed = manifest.roles.clone();
+        claimed.sort();
+        claimed.dedup();
+        if claimed != roles {
+            return Err(invalid(format!(
+                "manifest claims roles [{}] but the component exports [{}]",
+                join(&claimed),
+                join(&roles)
+            )));
+        }
+        plugin.name = Arc::from(manifest.name.as_str());
+        plugin.manifest = manifest;
+        Ok(plugin)
+    }
+
+    /// The engine's configuration fingerprint used in cache keys.
+    pub fn cache_path_for(&self, sha256: &str) -> Option<PathBuf> {
+        self.inner.cache.path_for(sha256)
+    }
+}
+
+fn join(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn root_cause(e: &wasmtime::Error) -> String {
+    let mut text = format!("{e:#}");
+    truncate_chars(&mut text, 400);
+    text
+}
+
+/// Tell core modules, components and non-Wasm apart before compiling.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err("not a WebAssembly file (missing the \\0asm header)".into());
+    }
+    match &bytes[4..8] {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => Err(
+            "is a core WebAssembly module, not a component: build for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+                .into(),
+        ),
+        other => Err(format!("unsupported WebAssembly version/layer {other:02x?}")),
+    }
+}
+
+fn spawn_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("smsdesk-epoch".into())
+        .spawn(move || {
+            // Advance the epoch by wall time, catching up after oversleeping, so a
+            // deadline of N ticks is N ticks of real time.
+            let start = Instant::now();
+            let mut ticks: u128 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                let due = start.elapsed().as_nanos() / tick.as_nanos().max(1);
+                while ticks < due {
+                    engine.increment_epoch();
+                    ticks += 1;
+                }
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+/// A compiled, linked and checked plugin, ready to be called many times.
+pub struct LoadedPlugin {
+    runtime: Arc<Inner>,
+    name: Arc<str>,
+    manifest: Manifest,
+    info: ComponentInfo,
+    limits: Limits,
+    pre: InstancePre<CallState>,
+    manifest_idx: manifest::GuestIndices,
+    classifier: Option<classifier::GuestIndices>,
+    crm: Option<crm::GuestIndices>,
+    responder: Option<responder::GuestIndices>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin").field("manifest", &self.manifest).field("info", &self.info).finish()
+    }
+}
+
+/// The outcome of running guest code in a store, before it is judged.
+type Raw<T> = Result<Result<wasmtime::Result<T>, tokio::time::error::Elapsed>, PluginError>;
+
+impl LoadedPlugin {
+    /// The plugin's name (from its manifest).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The checked manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Facts about the component.
+    pub fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The roles the component exports.
+    pub fn roles(&self) -> &[Role] {
+        &self.info.roles
+    }
+
+    /// Whether the component exports `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.info.roles.contains(&role)
+    }
+
+    fn err(&self, role: Option<Role>, kind: FailureKind, detail: impl Into<String>) -> PluginError {
+        PluginError::new(&*self.name, role, kind, detail)
+    }
+
+    fn missing(&self, role: Role) -> PluginError {
+        self.err(Some(role), FailureKind::MissingRole, format!("the component does not export the `{role}` role"))
+    }
+
+    fn new_store(&self, ctx: &CallContext, deadline: Duration) -> Store<CallState> {
+        let kv_allowed = self.manifest.capabilities.contains(&Capability::KeyValue);
+        let state = CallState::new(
+            self.name.clone(),
+            ctx.tenant.clone(),
+            ctx.config.clone(),
+            self.runtime.kv.clone(),
+            kv_allowed,
+            self.limits.memory_bytes,
+            self.limits.stdio_bytes,
+        );
+        let mut store = Store::new(&self.runtime.engine, state);
+        store.limiter(|state| &mut state.memory);
+        let tick = self.runtime.tick.as_nanos().max(1);
+        let ticks = deadline.as_nanos().div_ceil(tick).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    fn check_input(&self, role: Role, message: &InboundMessage) -> Result<(), PluginError> {
+        if message.body.len() > limits::MAX_INPUT_BODY_BYTES {
+            return Err(self.err(
+                Some(role),
+                FailureKind::InvalidInput,
+                format!("message body is {} bytes; plugins get at most {}", message.body.len(), limits::MAX_INPUT_BODY_BYTES),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Turn what happened in the store into a value or a typed error, and pass
+    /// the guest's stdout/stderr to the log.
+    fn judge<T>(&self, role: Option<Role>, store: &Store<CallState>, deadline: Duration, raw: Raw<T>) -> Result<T, PluginError> {
+        let state = store.data();
+        let stdout = state.stdout.text();
+        let stderr = state.stderr.text();
+        if !stdout.is_empty() {
+            tracing::debug!(target: "plugin", plugin = %self.name, tenant = %state.tenant, "stdout: {}", stdout.trim_end());
+        }
+        if !stderr.is_empty() {
+            tracing::warn!(target: "plugin", plugin = %self.name, tenant = %state.tenant, "stderr: {}", stderr.trim_end());
+        }
+        let error = match raw? {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) => error,
+            Err(_elapsed) => {
+                return Err(self.err(role, FailureKind::Deadline, format!("did not finish within {deadline:?}")));
+            }
+        };
+        if state.memory.exceeded {
+            return Err(self.err(
+                role,
+                FailureKind::Memory,
+                format!("tried to grow memory past its cap of {} MiB", self.limits.memory_bytes >> 20),
+            ));
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => {
+                Err(self.err(role, FailureKind::Deadline, format!("ran past its deadline of {deadline:?}")))
+            }
+            Some(Trap::UnreachableCodeReached) if stderr.contains("panicked") => {
+                Err(self.err(role, FailureKind::Panic, panic_message(&stderr)))
+            }
+            Some(trap) => Err(self.err(role, FailureKind::Trap, trap.to_string())),
+            None => Err(self.err(role, FailureKind::Trap, root_cause(&error))),
+        }
+    }
+
+    async fn instantiate(
+        &self,
+        role: Option<Role>,
+        store: &mut Store<CallState>,
+    ) -> Result<wasmtime::component::Instance, PluginError> {
+        self.pre.instantiate_async(&mut *store).await.map_err(|e| {
+            let kind = if e.downcast_ref::<Trap>().is_some() { FailureKind::Trap } else { FailureKind::Instantiate };
+            self.err(role, kind, root_cause(&e))
+        })
+    }
+
+    async fn call_manifest(&self) -> Result<Manifest, PluginError> {
+        let deadline = self.limits.classify_deadline;
+        let mut store = self.new_store(&CallContext::default(), deadline);
+        let raw = {
+            let run = async {
+                let instance = self.instantiate(None, &mut store).await?;
+                let guest = self
+                    .manifest_idx
+                    .load(&mut store, &instance)
+                    .map_err(|e| self.err(None, FailureKind::InvalidComponent, root_cause(&e)))?;
+                Ok(guest.call_get(&mut store).await)
+            };
+            flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
+        };
+        let info = self.judge(None, &store, deadline, raw).map_err(|mut e| {
+            e.detail = format!("manifest: {}", e.detail);
+            e
+        })?;
+        Ok(info.into())
+    }
+
+    /// Run the `classifier` role.
+    pub async fn classify(
+        &self,
+        ctx: &CallContext,
+        message: &InboundMessage,
+        context: &ConversationContext,
+    ) -> Result<Vec<Intent>, PluginError> {
+        let role = Role::Classifier;
+        let idx = self.classifier.as_ref().ok_or_else(|| self.missing(role))?;
+        self.check_input(role, message)?;
+        let deadline = self.limits.classify_deadline;
+        let msg = bindings::types::InboundMessage::from(message);
+        let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
+        let mut store = self.new_store(ctx, deadline);
+        let raw = {
+            let run = async {
+                let instance = self.instantiate(Some(role), &mut store).await?;
+                let guest = idx.load(&mut store, &instance).map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
+                Ok(guest.call_classify(&mut store, &msg, &cx).await)
+            };
+            flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
+        };
+        let returned = self.judge(Some(role), &store, deadline, raw)?;
+        let intents: Vec<Intent> = self.guest_result(role, returned)?.into_iter().map(Into::into).collect();
+        limits::check_intents(&self.limits, &intents).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        Ok(intents)
+    }
+
+    /// Run the `crm` role.
+    pub async fn lookup(&self, ctx: &CallContext, phone: &str) -> Result<Option<CustomerProfile>, PluginError> {
+        let role = Role::Crm;
+        let idx = self.crm.as_ref().ok_or_else(|| self.missing(role))?;
+        if phone.len() > 64 {
+            return Err(self.err(Some(role), FailureKind::InvalidInput, "phone number longer than 64 bytes"));
+        }
+        let deadline = self.limits.crm_deadline;
+        let mut store = self.new_store(ctx, deadline);
+        let raw = {
+            let run = async {
+                let instance = self.instantiate(Some(role), &mut store).await?;
+                let guest = idx.load(&mut store, &instance).map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
+                Ok(guest.call_lookup(&mut store, phone, &ctx.tenant).await)
+            };
+            flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
+        };
+        let returned = self.judge(Some(role), &store, deadline, raw)?;
+        let profile: Option<CustomerProfile> = self.guest_result(role, returned)?.map(Into::into);
+        if let Some(p) = &profile {
+            limits::check_profile(p).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        }
+        Ok(profile)
+    }
+
+    /// Run the `responder` role.
+    pub async fn respond(
+        &self,
+        ctx: &CallContext,
+        message: &InboundMessage,
+        context: &ConversationContext,
+        intents: &[Intent],
+    ) -> Result<Decision, PluginError> {
+        let role = Role::Responder;
+        let idx = self.responder.as_ref().ok_or_else(|| self.missing(role))?;
+        self.check_input(role, message)?;
+        let deadline = self.limits.respond_deadline;
+        let msg = bindings::types::InboundMessage::from(message);
+        let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
+        let intents: Vec<bindings::types::Intent> = intents.iter().take(self.limits.max_intents).map(Into::into).collect();
+        let mut store = self.new_store(ctx, deadline);
+        let raw = {
+            let run = async {
+                let instance = self.instantiate(Some(role), &mut store).await?;
+                let guest = idx.load(&mut store, &instance).map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
+                Ok(guest.call_respond(&mut store, &msg, &cx, &intents).await)
+            };
+            flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
+        };
+        let returned = self.judge(Some(role), &store, deadline, raw)?;
+        let decision: Decision = self.guest_result(role, returned)?.into();
+        limits::check_decision(&self.limits, &decision).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        Ok(decision)
+    }
+
+    fn guest_result<T>(&self, role: Role, r: Result<T, bindings::types::PluginError>) -> Result<T, PluginError> {
+        r.map_err(|e| {
+            let mut message = e.message;
+            truncate_chars(&mut message, 500);
+            self.err(Some(role), FailureKind::Guest, format!("{}: {message}", bindings::error_kind_name(e.kind)))
+        })
+    }
+}
+
+fn flatten<T>(r: Result<Result<wasmtime::Result<T>, PluginError>, tokio::time::error::Elapsed>) -> Raw<T> {
+    match r {
+        Ok(Ok(result)) => Ok(Ok(result)),
+        Ok(Err(e)) => Err(e),
+        Err(elapsed) => Ok(Err(elapsed)),
+    }
+}
+
+/// The panic message from a Rust guest's stderr ("panicked at file:line:col:\nmessage").
+fn panic_message(stderr: &str) -> String {
+    let start = stderr.find("panicked").unwrap_or(0);
+    let text: String = stderr[start..].lines().take(3).collect::<Vec<_>>().join(" ");
+    let mut text = text.trim().to_string();
+    truncate_chars(&mut text, 300);
+    text
+}

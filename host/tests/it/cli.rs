@@ -1,0 +1,119 @@
+//! The `smsdesk plugin` commands, run as a user would.
+
+use smsdesk_artifacts::{first_party, test_guests};
+use std::process::{Command, Output};
+
+fn smsdesk(args: &[&str]) -> Output {
+    let cache = crate::support::shared_cache_dir();
+    Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+        .args(args)
+        .env("SMSDESK_CACHE_DIR", cache)
+        .output()
+        .expect("running smsdesk")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn inspect_shows_each_first_party_plugins_roles() {
+    for (guest, role) in [
+        (&first_party::KEYWORD_INTENTS, "classifier"),
+        (&first_party::FAQ_RESPONDER, "responder"),
+        (&first_party::DEMO_CRM, "crm"),
+    ] {
+        let out = smsdesk(&["plugin", "inspect", guest.path]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains(&format!("name:         {}", guest.name)), "{text}");
+        assert!(text.contains(&format!("roles:        {role}\n")), "{text}");
+        assert!(text.contains("wit version:  0.1.0"), "{text}");
+
+        let out = smsdesk(&["plugin", "inspect", guest.path, "--json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["name"], guest.name);
+        assert_eq!(json["roles"], serde_json::json!([role]));
+        assert_eq!(json["wit_version"], "0.1.0");
+        assert!(json["imports"].as_array().unwrap().iter().any(|i| i == "smsdesk:plugin/config@0.1.0"));
+    }
+}
+
+#[test]
+fn run_classifies_the_order_status_question() {
+    let out = smsdesk(&[
+        "plugin",
+        "run",
+        first_party::KEYWORD_INTENTS.path,
+        "--role",
+        "classifier",
+        "--text",
+        "Where is my order? Tracking hasn't moved",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["intents"][0]["label"], "order-status");
+    assert_eq!(json["plugin"], "keyword-intents");
+}
+
+#[test]
+fn run_uses_a_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("crm.toml");
+    std::fs::write(&config, "[profiles.\"+15551234567\"]\nid = \"cus_9\"\nname = \"Bo\"\n").unwrap();
+    let out = smsdesk(&[
+        "plugin", "run", first_party::DEMO_CRM.path, "--role", "crm", "--from", "+15551234567",
+        "--config", config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["profile"]["name"], "Bo");
+
+    let out = smsdesk(&[
+        "plugin", "run", first_party::FAQ_RESPONDER.path, "--role", "responder", "--intent", "store-hours=0.9",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["decision"]["resolve"], true);
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_a_failure_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "not wasm").unwrap();
+    let missing = dir.path().join("missing.wasm");
+    let bad_config = dir.path().join("bad.toml");
+    std::fs::write(&bad_config, "this is = = not toml").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["plugin", "inspect", text.to_str().unwrap()], "not a WebAssembly file"),
+        (vec!["plugin", "inspect", missing.to_str().unwrap()], "cannot read"),
+        (vec!["plugin", "inspect", test_guests::NO_ROLES.path], "exports no role"),
+        (
+            vec!["plugin", "run", first_party::FAQ_RESPONDER.path, "--role", "classifier", "--text", "hi"],
+            "does not export the `classifier` role",
+        ),
+        (
+            vec!["plugin", "run", first_party::KEYWORD_INTENTS.path, "--role", "classifier", "--config", bad_config.to_str().unwrap()],
+            "invalid TOML",
+        ),
+        (vec!["plugin", "run", test_guests::LOOPER.path, "--role", "classifier", "--text", "hi"], "deadline"),
+    ];
+    for (args, expected) in cases {
+        let out = smsdesk(&args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {err}");
+        assert!(lines[0].contains(expected), "{args:?}: {err}");
+    }
+    // Argument errors are clap's: a usage message and exit code 2.
+    let out = smsdesk(&["plugin", "run", first_party::KEYWORD_INTENTS.path, "--role", "oracle"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown role `oracle`"));
+}

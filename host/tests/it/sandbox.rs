@@ -1,0 +1,185 @@
+//! Hostile guests are contained: each failure has its kind, and the host keeps serving.
+
+use crate::support::*;
+use smsdesk::plugins::{FailureKind, Limits};
+use smsdesk_artifacts::test_guests;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn an_infinite_loop_stops_at_its_deadline() {
+    let rt = runtime();
+    let looper = load(&rt, &test_guests::LOOPER).await;
+    let deadline = looper.limits().classify_deadline;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let err = looper.classify(&call("acme"), &message("hi"), &context()).await.unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(err.kind, FailureKind::Deadline, "{err}");
+        assert_eq!(err.plugin, "looper");
+        assert!(took < deadline * 2, "returned after {took:?}, deadline {deadline:?}");
+    }
+    let err = looper.respond(&call("acme"), &message("hi"), &context(), &[]).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Deadline);
+    good_call_works(&rt).await;
+}
+
+#[tokio::test]
+async fn the_deadline_is_configurable_per_plugin() {
+    let rt = runtime();
+    let limits = Limits { classify_deadline: Duration::from_millis(30), ..Limits::default() };
+    let looper = load_with(&rt, &test_guests::LOOPER, limits).await;
+    let started = Instant::now();
+    let err = looper.classify(&call("acme"), &message("hi"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Deadline);
+    assert!(started.elapsed() < Duration::from_millis(60), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn unbounded_memory_growth_hits_the_cap() {
+    let rt = runtime();
+    let hog = load(&rt, &test_guests::MEMORY_HOG).await;
+    let err = hog.classify(&call("acme"), &message("hi"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Memory, "{err}");
+    assert!(err.detail.contains("32 MiB"), "{err}");
+    // A smaller cap is honoured too.
+    let small = load_with(&rt, &test_guests::MEMORY_HOG, Limits { memory_bytes: 8 << 20, ..Limits::default() }).await;
+    let err = small.classify(&call("acme"), &message("hi"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Memory);
+    assert!(err.detail.contains("8 MiB"), "{err}");
+    good_call_works(&rt).await;
+}
+
+#[tokio::test]
+async fn a_panic_and_a_trap_are_told_apart() {
+    let rt = runtime();
+    let trapper = load(&rt, &test_guests::TRAPPER).await;
+    let err = trapper.classify(&call("acme"), &message("panic"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Panic, "{err}");
+    assert!(err.detail.contains("panicked on purpose"), "{err}");
+    let err = trapper.classify(&call("acme"), &message("trap"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Trap, "{err}");
+    assert!(err.to_string().starts_with("plugin `trapper` (classifier): trap:"), "{err}");
+    good_call_works(&rt).await;
+}
+
+#[tokio::test]
+async fn oversized_outputs_are_rejected() {
+    let rt = runtime();
+    let big = load(&rt, &test_guests::OVERSIZED).await;
+    let err = big.classify(&call("acme"), &message("hi"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::InvalidOutput);
+    assert!(err.detail.contains("1000 intents"), "{err}");
+    let err = big.respond(&call("acme"), &message("hi"), &context(), &[]).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::InvalidOutput);
+    assert!(err.detail.contains("5000 characters"), "{err}");
+    good_call_works(&rt).await;
+}
+
+#[tokio::test]
+async fn no_file_access() {
+    let rt = runtime();
+    let ambient = load(&rt, &test_guests::AMBIENT).await;
+    let err = ambient.classify(&call("acme"), &message("file"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Guest, "{err}");
+    assert!(err.detail.starts_with("denied: file:"), "{err}");
+    good_call_works(&rt).await;
+}
+
+#[tokio::test]
+async fn no_environment_variables() {
+    // SAFETY: tests in this binary do not read the environment concurrently with this write.
+    unsafe { std::env::set_var("SMSDESK_TEST_SECRET", "hunter2") };
+    let rt = runtime();
+    let ambient = load(&rt, &test_guests::AMBIENT).await;
+    let err = ambient.classify(&call("acme"), &message("env"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Guest, "{err}");
+    assert!(err.detail.contains("0 variables visible"), "{err}");
+    good_call_works(&rt).await;
+}
+
+#[tokio::test]
+async fn no_sockets() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rt = runtime();
+    let ambient = load(&rt, &test_guests::AMBIENT).await;
+    let err = ambient.classify(&call("acme"), &message(&format!("socket {port}")), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Guest, "{err}");
+    assert!(err.detail.contains("denied: socket:"), "{err}");
+    assert!(err.detail.contains("access-denied"), "{err}");
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the guest must not have connected: {accepted:?}"
+    );
+    good_call_works(&rt).await;
+}
+
+#[tokio::test]
+async fn key_value_needs_the_capability() {
+    let rt = runtime();
+    let ambient = load(&rt, &test_guests::AMBIENT).await;
+    let err = ambient.classify(&call("acme"), &message("kv"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Guest);
+    assert!(err.detail.contains("name: \"denied\""), "{err}");
+}
+
+#[tokio::test]
+async fn key_value_is_scoped_to_plugin_and_tenant_and_limited() {
+    let rt = runtime();
+    let counter = load(&rt, &test_guests::KV_COUNTER).await;
+    let count = |tenant: &'static str| {
+        let counter = &counter;
+        async move {
+            counter.classify(&call(tenant), &message("count"), &context()).await.unwrap()[0].label.clone()
+        }
+    };
+    assert_eq!(count("acme").await, "count-1");
+    assert_eq!(count("acme").await, "count-2");
+    assert_eq!(count("globex").await, "count-1", "another tenant has its own keys");
+    assert_eq!(count("acme").await, "count-3");
+    let err = counter.classify(&call("acme"), &message("big"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::Guest);
+    assert!(err.detail.contains("value-too-large"), "{err}");
+}
+
+#[tokio::test]
+async fn calling_a_role_the_plugin_lacks_is_a_typed_error() {
+    let rt = runtime();
+    let faq = load(&rt, &smsdesk_artifacts::first_party::FAQ_RESPONDER).await;
+    let err = faq.classify(&call("acme"), &message("hi"), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::MissingRole);
+    assert_eq!(err.plugin, "faq-responder");
+    let err = faq.lookup(&call("acme"), "+15551234567").await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::MissingRole);
+}
+
+#[tokio::test]
+async fn oversized_input_is_refused_before_the_call() {
+    let rt = runtime();
+    let good = load(&rt, &smsdesk_artifacts::first_party::KEYWORD_INTENTS).await;
+    let err = good.classify(&call("acme"), &message(&"a".repeat(9000)), &context()).await.unwrap_err();
+    assert_eq!(err.kind, FailureKind::InvalidInput);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_for_many_tenants_are_isolated() {
+    let rt = runtime();
+    let counter = std::sync::Arc::new(load(&rt, &test_guests::KV_COUNTER).await);
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let tenant = format!("tenant-{t}");
+            let mut labels = Vec::new();
+            for _ in 0..5 {
+                labels.push(counter.classify(&call(&tenant), &message("count"), &context()).await.unwrap()[0].label.clone());
+            }
+            labels
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), ["count-1", "count-2", "count-3", "count-4", "count-5"]);
+    }
+}

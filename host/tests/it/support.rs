@@ -1,0 +1,61 @@
+//! Shared helpers: runtimes, loading built guests, sample messages.
+
+use smsdesk::domain::{ConversationContext, InboundMessage};
+use smsdesk::plugins::{CallContext, Limits, LoadedPlugin, PluginConfig, Runtime, RuntimeConfig};
+use smsdesk_artifacts::Guest;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// One precompiled-artifact cache per test process, so each guest compiles once.
+pub fn shared_cache_dir() -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir")).path().to_path_buf()
+}
+
+pub fn runtime() -> Runtime {
+    Runtime::new(RuntimeConfig { cache_dir: Some(shared_cache_dir()), max_instances: 64, ..Default::default() })
+        .expect("runtime")
+}
+
+pub async fn load(runtime: &Runtime, guest: &Guest) -> LoadedPlugin {
+    load_with(runtime, guest, Limits::default()).await
+}
+
+pub async fn load_with(runtime: &Runtime, guest: &Guest, limits: Limits) -> LoadedPlugin {
+    let bytes = guest.read().expect("reading guest");
+    runtime.load(guest.name, bytes, limits).await.unwrap_or_else(|e| panic!("loading {}: {e}", guest.name))
+}
+
+pub fn message(body: &str) -> InboundMessage {
+    InboundMessage {
+        id: "msg-1".into(),
+        tenant: "acme".into(),
+        from: "+15551234567".into(),
+        to: "+15557654321".into(),
+        body: body.into(),
+        received_at: "2026-11-28T09:00:00Z".into(),
+        media_urls: vec![],
+    }
+}
+
+pub fn context() -> ConversationContext {
+    ConversationContext { conversation_id: "conv-1".into(), history: vec![], profile: None }
+}
+
+pub fn call(tenant: &str) -> CallContext {
+    CallContext { tenant: tenant.into(), config: PluginConfig::default() }
+}
+
+pub fn call_with(tenant: &str, config: &str) -> CallContext {
+    CallContext { tenant: tenant.into(), config: PluginConfig::parse(config).expect("config") }
+}
+
+/// Proves the host still serves: a good plugin classifies right after a failure.
+pub async fn good_call_works(runtime: &Runtime) {
+    let good = load(runtime, &smsdesk_artifacts::first_party::KEYWORD_INTENTS).await;
+    let intents = good
+        .classify(&call("acme"), &message("Where is my order? Tracking hasn't moved"), &context())
+        .await
+        .expect("a good plugin works right after a failure");
+    assert_eq!(intents[0].label, "order-status");
+}
