@@ -26,7 +26,7 @@ enum Command {
 enum PluginCommand {
     /// Show a component's name, version, roles, contract version, capabilities and imports.
     Inspect {
-        /// The component (.wasm).
+        /// The component (.wasm), or `builtin:NAME` for a first-party plugin.
         file: PathBuf,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -38,7 +38,7 @@ enum PluginCommand {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The component (.wasm).
+    /// The component (.wasm), or `builtin:NAME` for a first-party plugin.
     file: PathBuf,
     /// The role to run: classifier, crm or responder.
     #[arg(long)]
@@ -113,10 +113,23 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("smsdesk").join("artifacts"))
 }
 
+/// The bytes of a component: a file, or `builtin:NAME` for a first-party plugin.
+fn read_component(file: &Path) -> Result<Vec<u8>> {
+    if let Some(name) = file.to_str().and_then(|f| f.strip_prefix("builtin:")) {
+        let builtin = smsdesk_artifacts::first_party::ALL.iter().find(|g| g.name == name).with_context(|| {
+            let names: Vec<&str> = smsdesk_artifacts::first_party::ALL.iter().map(|g| g.name).collect();
+            format!("no built-in plugin `{name}` (built-ins: {})", names.join(", "))
+        })?;
+        return Ok(builtin.bytes.to_vec());
+    }
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
 async fn load_file(file: &Path) -> Result<LoadedPlugin> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = read_component(file)?;
     let runtime = Runtime::new(RuntimeConfig { cache_dir: default_cache_dir(), max_instances: 16, ..Default::default() })?;
     let label = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let label = label.strip_prefix("builtin:").unwrap_or(label);
     let plugin = runtime
         .load(label, bytes, Default::default())
         .await

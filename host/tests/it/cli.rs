@@ -62,6 +62,16 @@ fn run_classifies_the_order_status_question() {
 }
 
 #[test]
+fn builtin_plugins_are_available_by_name() {
+    let out = smsdesk(&["plugin", "inspect", "builtin:faq-responder"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("roles:        responder\n"));
+    let out = smsdesk(&["plugin", "inspect", "builtin:nope"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no built-in plugin `nope` (built-ins: keyword-intents, faq-responder, demo-crm)"));
+}
+
+#[test]
 fn run_uses_a_configuration_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("crm.toml");
