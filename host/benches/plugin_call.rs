@@ -148,6 +148,17 @@ fn plugin_call(c: &mut Criterion) {
         })
     });
 
+    // For reference: the bare harness's fixed cost, instantiating without a call.
+    group.bench_function("b0 bare wasmtime (instantiate only)", |b| {
+        b.iter(|| {
+            tokio.block_on(async {
+                let mut store = Store::new(&engine, BareState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+                store.set_epoch_deadline(1_000_000);
+                black_box(pre.instantiate_async(&mut store).await.unwrap())
+            })
+        })
+    });
+
     // (c) native: what the plugin does per call, without Wasm.
     group.bench_function("c native classifier", |b| {
         b.iter(|| {

@@ -20,6 +20,18 @@ enum Command {
     /// Work with plugin components.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// SMS tools.
+    #[command(subcommand)]
+    Sms(SmsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SmsCommand {
+    /// Print the encoding, segment count and units of TEXT as JSON.
+    Segments {
+        /// The message text.
+        text: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +110,10 @@ fn run(cli: Cli) -> Result<()> {
         match cli.command {
             Command::Plugin(PluginCommand::Inspect { file, json }) => inspect(&file, json).await,
             Command::Plugin(PluginCommand::Run(args)) => run_role(args).await,
+            Command::Sms(SmsCommand::Segments { text }) => {
+                println!("{}", serde_json::to_string(&crate::messaging::segments::analyze(&text))?);
+                Ok(())
+            }
         }
     })
 }

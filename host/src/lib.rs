@@ -4,4 +4,5 @@
 
 pub mod cli;
 pub mod domain;
+pub mod messaging;
 pub mod plugins;

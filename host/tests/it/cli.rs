@@ -127,3 +127,13 @@ fn bad_input_gets_one_clear_line_and_a_failure_exit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown role `oracle`"));
 }
+
+#[test]
+fn sms_segments_prints_encoding_segments_and_units() {
+    let out = smsdesk(&["sms", "segments", "Hello {name}"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"{"encoding":"GSM-7","segments":1,"units":14}"#);
+    let text = format!("😜{}", "1".repeat(69));
+    let out = smsdesk(&["sms", "segments", &text]);
+    assert_eq!(stdout(&out).trim(), r#"{"encoding":"UCS-2","segments":2,"units":71}"#);
+}

@@ -18,6 +18,7 @@
 
 use serde::Deserialize;
 use smsdesk_sdk::{Classifier, ConversationContext, InboundMessage, Intent, Plugin, PluginError};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The plugin type exported as a component.
@@ -56,9 +57,9 @@ pub const DEFAULT_INTENTS: &[(&str, &[&str])] = &[
     (
         "order-status",
         &[
-            "where is my order", "where's my order", "wheres my order", "order status", "status of my order",
-            "track my order", "tracking", "tracking number", "hasn't arrived", "has not arrived", "hasn't moved",
-            "not arrived", "not received", "didn't receive", "did not receive", "when will my order",
+            "where is my order", "wheres my order", "order status", "status of my order",
+            "track my order", "tracking", "tracking number", "hasnt arrived", "has not arrived", "hasnt moved",
+            "not arrived", "not received", "didnt receive", "did not receive", "when will my order",
             "when will it arrive", "when will i get", "shipped", "shipping", "delivery", "delivered", "package",
             "parcel", "order", "late",
         ],
@@ -67,13 +68,13 @@ pub const DEFAULT_INTENTS: &[(&str, &[&str])] = &[
         "returns",
         &[
             "return", "returns", "refund", "refunds", "money back", "send it back", "send back", "exchange",
-            "wrong size", "doesn't fit", "does not fit", "damaged", "broken", "defective",
+            "wrong size", "doesnt fit", "does not fit", "damaged", "broken", "defective",
         ],
     ),
     (
         "billing",
         &[
-            "payment failed", "payment declined", "payment didn't go through", "card declined", "declined",
+            "payment failed", "payment declined", "payment didnt go through", "card declined", "declined",
             "charged twice", "double charged", "overcharged", "charged", "charge", "invoice", "billing", "bill",
             "dispute", "unauthorized", "payment", "receipt",
         ],
@@ -111,18 +112,28 @@ pub const DEFAULT_INTENTS: &[(&str, &[&str])] = &[
 /// At most this many intents are returned (the host's limit is 32).
 pub const MAX_INTENTS: usize = 8;
 
-/// Compiled matching rules: normalised phrases per intent.
+/// Matching rules: normalised phrases per intent. The defaults are borrowed
+/// from [`DEFAULT_INTENTS`] as they are (they are written normalised), so a
+/// call with the default configuration allocates almost nothing: the plugin
+/// runs in a fresh instance for every message and cannot cache between calls.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    intents: Vec<(String, Vec<Phrase>)>,
+    intents: Vec<(Cow<'static, str>, Vec<Phrase>)>,
 }
 
 #[derive(Debug, Clone)]
 struct Phrase {
-    /// The normalised phrase padded with spaces, so matching is by whole words.
-    padded: String,
+    /// The normalised phrase (lower-case words separated by single spaces).
+    text: Cow<'static, str>,
     /// How much one match of this phrase says, from its word count.
     weight: f32,
+}
+
+impl Phrase {
+    fn new(text: Cow<'static, str>) -> Phrase {
+        let words = text.split(' ').count() as f32;
+        Phrase { weight: (0.45 + 0.15 * words).min(0.9), text }
+    }
 }
 
 impl Rules {
@@ -133,57 +144,60 @@ impl Rules {
 
     /// Rules from a configuration: the defaults extended (or replaced) by it.
     pub fn from_config(config: &Config) -> Result<Rules, PluginError> {
-        let mut merged: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut intents: Vec<(Cow<'static, str>, Vec<Phrase>)> = Vec::new();
         if !config.replace_defaults {
             for (label, phrases) in DEFAULT_INTENTS {
-                merged.insert((*label).to_string(), phrases.iter().map(|p| p.to_string()).collect());
+                let phrases = phrases.iter().map(|p| Phrase::new(Cow::Borrowed(*p))).collect();
+                intents.push((Cow::Borrowed(*label), phrases));
             }
         }
         for (label, phrases) in &config.intents {
             if label.is_empty() || label.len() > 64 {
                 return Err(PluginError::bad_config(format!("intent label `{label}` must be 1 to 64 characters")));
             }
-            merged.entry(label.clone()).or_default().extend(phrases.iter().cloned());
+            let compiled = phrases
+                .iter()
+                .map(|p| normalize(p))
+                .filter(|p| !p.is_empty())
+                .map(|p| Phrase::new(Cow::Owned(p)));
+            match intents.iter_mut().find(|(l, _)| l == label) {
+                Some((_, existing)) => existing.extend(compiled),
+                None => intents.push((Cow::Owned(label.clone()), compiled.collect())),
+            }
         }
-        let intents = merged
-            .into_iter()
-            .map(|(label, phrases)| {
-                let compiled = phrases
-                    .iter()
-                    .map(|p| normalize(p))
-                    .filter(|p| !p.is_empty())
-                    .map(|p| {
-                        let words = p.split(' ').count() as f32;
-                        Phrase { weight: (0.45 + 0.15 * words).min(0.9), padded: format!(" {p} ") }
-                    })
-                    .collect();
-                (label, compiled)
-            })
-            .collect();
         Ok(Rules { intents })
     }
 
     /// The intents found in `text`, most confident first.
     pub fn classify(&self, text: &str) -> Vec<Intent> {
-        let padded = format!(" {} ", normalize(text));
+        let text = normalize(text);
         let mut found: Vec<Intent> = Vec::new();
         for (label, phrases) in &self.intents {
             // Independent evidence: 1 - product of (1 - weight) over matched phrases.
             let mut miss = 1.0f32;
             for phrase in phrases {
-                if padded.contains(&phrase.padded) {
+                if contains_words(&text, &phrase.text) {
                     miss *= 1.0 - phrase.weight;
                 }
             }
             if miss < 1.0 {
                 let confidence = ((1.0 - miss) * 100.0).round() / 100.0;
-                found.push(Intent::new(label.clone(), confidence.min(0.99)));
+                found.push(Intent::new(label.to_string(), confidence.min(0.99)));
             }
         }
         found.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then_with(|| a.label.cmp(&b.label)));
         found.truncate(MAX_INTENTS);
         found
     }
+}
+
+/// Whether `phrase` occurs in `text` as whole words (both normalised).
+fn contains_words(text: &str, phrase: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices(phrase).any(|(start, _)| {
+        let end = start + phrase.len();
+        (start == 0 || bytes[start - 1] == b' ') && (end == bytes.len() || bytes[end] == b' ')
+    })
 }
 
 /// Lower-case, drop apostrophes, turn other punctuation into spaces, collapse spaces.
@@ -194,7 +208,10 @@ pub fn normalize(text: &str) -> String {
         if c == '\'' || c == '’' {
             continue;
         }
-        if c.is_alphanumeric() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+            space = false;
+        } else if !c.is_ascii() && c.is_alphanumeric() {
             out.extend(c.to_lowercase());
             space = false;
         } else if !space {
@@ -257,6 +274,15 @@ mod tests {
         let mut intents = BTreeMap::new();
         intents.insert(String::new(), vec!["x".to_string()]);
         assert!(Rules::from_config(&Config { replace_defaults: false, intents }).is_err());
+    }
+
+    #[test]
+    fn default_phrases_are_written_normalised() {
+        for (label, phrases) in DEFAULT_INTENTS {
+            for phrase in *phrases {
+                assert_eq!(normalize(phrase), *phrase, "{label}: write the phrase normalised");
+            }
+        }
     }
 
     #[test]
