@@ -11,11 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (package, constant) of the plugins shipped with smsdesk.
-const FIRST_PARTY: &[(&str, &str)] = &[
-    ("keyword-intents", "KEYWORD_INTENTS"),
-    ("faq-responder", "FAQ_RESPONDER"),
-    ("demo-crm", "DEMO_CRM"),
-];
+const FIRST_PARTY: &[(&str, &str)] =
+    &[("keyword-intents", "KEYWORD_INTENTS"), ("faq-responder", "FAQ_RESPONDER"), ("demo-crm", "DEMO_CRM")];
 
 /// (package, constant) of the hostile and special-purpose guests the tests use.
 const TEST_GUESTS: &[(&str, &str)] = &[
@@ -47,7 +44,9 @@ fn main() {
         cmd.args(["-p", package]);
     }
     // The outer build's flags are for the host target, not for Wasm.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in
+        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"]
+    {
         cmd.env_remove(var);
     }
     let output = cmd.output().expect("running cargo to build the Wasm guests");
@@ -83,7 +82,12 @@ fn generate(built: &Path, out_dir: &Path, guests: &[(&str, &str)], embed: bool) 
         .unwrap();
         all.push(constant.to_string());
     }
-    writeln!(code, "/// Every component in this group.\npub static ALL: &[&crate::Guest] = &[{}];", all.iter().map(|c| format!("&{c}")).collect::<Vec<_>>().join(", ")).unwrap();
+    writeln!(
+        code,
+        "/// Every component in this group.\npub static ALL: &[&crate::Guest] = &[{}];",
+        all.iter().map(|c| format!("&{c}")).collect::<Vec<_>>().join(", ")
+    )
+    .unwrap();
     code
 }
 

@@ -137,7 +137,8 @@ fn plugin_call(c: &mut Criterion) {
     group.bench_function("b bare wasmtime (InstancePre + call)", |b| {
         b.iter(|| {
             tokio.block_on(async {
-                let mut store = Store::new(&engine, BareState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+                let mut store =
+                    Store::new(&engine, BareState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
                 store.set_epoch_deadline(1_000_000);
                 let instance = pre.instantiate_async(&mut store).await.unwrap();
                 let guest = indices.load(&mut store, &instance).unwrap();
@@ -152,7 +153,8 @@ fn plugin_call(c: &mut Criterion) {
     group.bench_function("b0 bare wasmtime (instantiate only)", |b| {
         b.iter(|| {
             tokio.block_on(async {
-                let mut store = Store::new(&engine, BareState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+                let mut store =
+                    Store::new(&engine, BareState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
                 store.set_epoch_deadline(1_000_000);
                 black_box(pre.instantiate_async(&mut store).await.unwrap())
             })

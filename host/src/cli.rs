@@ -143,13 +143,11 @@ fn read_component(file: &Path) -> Result<Vec<u8>> {
 
 async fn load_file(file: &Path) -> Result<LoadedPlugin> {
     let bytes = read_component(file)?;
-    let runtime = Runtime::new(RuntimeConfig { cache_dir: default_cache_dir(), max_instances: 16, ..Default::default() })?;
+    let runtime =
+        Runtime::new(RuntimeConfig { cache_dir: default_cache_dir(), max_instances: 16, ..Default::default() })?;
     let label = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
     let label = label.strip_prefix("builtin:").unwrap_or(label);
-    let plugin = runtime
-        .load(label, bytes, Default::default())
-        .await
-        .with_context(|| format!("{}", file.display()))?;
+    let plugin = runtime.load(label, bytes, Default::default()).await.with_context(|| format!("{}", file.display()))?;
     Ok(plugin)
 }
 

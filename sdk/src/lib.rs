@@ -126,7 +126,9 @@ pub mod __private {
     }
 
     use crate::{Classifier, Crm, Plugin, Responder};
-    use crate::{ConversationContext, CustomerProfile, Decision, InboundMessage, Intent, PluginError, PluginInfo, Role};
+    use crate::{
+        ConversationContext, CustomerProfile, Decision, InboundMessage, Intent, PluginError, PluginInfo, Role,
+    };
 
     pub fn manifest<P: Plugin>(roles: &[Role]) -> PluginInfo {
         PluginInfo {
@@ -138,7 +140,10 @@ pub mod __private {
         }
     }
 
-    pub fn classify<P: Classifier>(message: InboundMessage, context: ConversationContext) -> Result<Vec<Intent>, PluginError> {
+    pub fn classify<P: Classifier>(
+        message: InboundMessage,
+        context: ConversationContext,
+    ) -> Result<Vec<Intent>, PluginError> {
         P::classify(&message, &context)
     }
 
@@ -240,10 +245,7 @@ impl Decision {
 
     /// Hand the conversation to a human with `reason` and `priority`.
     pub fn handoff(reason: impl Into<String>, priority: Priority) -> Self {
-        Decision {
-            handoff: Some(Handoff { reason: reason.into(), priority, team: None }),
-            ..Decision::no_action()
-        }
+        Decision { handoff: Some(Handoff { reason: reason.into(), priority, team: None }), ..Decision::no_action() }
     }
 
     /// Route a handoff to `team` (no effect without a handoff).
@@ -345,8 +347,8 @@ pub mod log {
 
 /// This plugin's configuration for the tenant the call is made for.
 pub mod config {
-    use crate::PluginError;
     use crate::__private::bindings::smsdesk::plugin::config as host;
+    use crate::PluginError;
     use serde::de::DeserializeOwned;
 
     /// The whole configuration, deserialized into `T`.

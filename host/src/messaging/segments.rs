@@ -88,11 +88,9 @@ fn count(costs: &[u32], single: u32, multi: u32) -> u32 {
 pub fn analyze(text: &str) -> SegmentInfo {
     let gsm: Option<Vec<u32>> = text.chars().map(gsm_septets).collect();
     match gsm {
-        Some(costs) => SegmentInfo {
-            encoding: Encoding::Gsm7,
-            segments: count(&costs, 160, 153),
-            units: costs.iter().sum(),
-        },
+        Some(costs) => {
+            SegmentInfo { encoding: Encoding::Gsm7, segments: count(&costs, 160, 153), units: costs.iter().sum() }
+        }
         None => {
             let costs: Vec<u32> = text.chars().map(|c| c.len_utf16() as u32).collect();
             SegmentInfo { encoding: Encoding::Ucs2, segments: count(&costs, 70, 67), units: costs.iter().sum() }

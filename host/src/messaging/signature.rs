@@ -101,7 +101,13 @@ mod tests {
             sign(TOKEN, "https://mycompany.com:443/myapp.php?foo=1&bar=2", &call_params()),
             "kvajT1Ptam85bY51eRf/AJRuM3w="
         );
-        let multi = params(&[("Sid", "CA123"), ("SidAccount", "AC123"), ("Digits", "5678"), ("Digits", "1234"), ("Digits", "1234")]);
+        let multi = params(&[
+            ("Sid", "CA123"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
+            ("Digits", "1234"),
+        ]);
         assert_eq!(sign(TOKEN, URL, &multi), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
     }
 

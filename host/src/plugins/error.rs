@@ -67,7 +67,12 @@ pub struct PluginError {
 }
 
 impl PluginError {
-    pub(crate) fn new(plugin: impl Into<String>, role: Option<Role>, kind: FailureKind, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        plugin: impl Into<String>,
+        role: Option<Role>,
+        kind: FailureKind,
+        detail: impl Into<String>,
+    ) -> Self {
         let mut detail = detail.into();
         truncate_chars(&mut detail, 600);
         PluginError { plugin: plugin.into(), role, kind, detail }

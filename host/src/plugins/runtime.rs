@@ -360,7 +360,11 @@ impl LoadedPlugin {
             return Err(self.err(
                 Some(role),
                 FailureKind::InvalidInput,
-                format!("message body is {} bytes; plugins get at most {}", message.body.len(), limits::MAX_INPUT_BODY_BYTES),
+                format!(
+                    "message body is {} bytes; plugins get at most {}",
+                    message.body.len(),
+                    limits::MAX_INPUT_BODY_BYTES
+                ),
             ));
         }
         Ok(())
@@ -368,7 +372,13 @@ impl LoadedPlugin {
 
     /// Turn what happened in the store into a value or a typed error, and pass
     /// the guest's stdout/stderr to the log.
-    fn judge<T>(&self, role: Option<Role>, store: &Store<CallState>, deadline: Duration, raw: Raw<T>) -> Result<T, PluginError> {
+    fn judge<T>(
+        &self,
+        role: Option<Role>,
+        store: &Store<CallState>,
+        deadline: Duration,
+        raw: Raw<T>,
+    ) -> Result<T, PluginError> {
         let state = store.data();
         let stdout = state.stdout.text();
         let stderr = state.stderr.text();
@@ -453,14 +463,17 @@ impl LoadedPlugin {
         let raw = {
             let run = async {
                 let instance = self.instantiate(Some(role), &mut store).await?;
-                let guest = idx.load(&mut store, &instance).map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
+                let guest = idx
+                    .load(&mut store, &instance)
+                    .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
                 Ok(guest.call_classify(&mut store, &msg, &cx).await)
             };
             flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
         };
         let returned = self.judge(Some(role), &store, deadline, raw)?;
         let intents: Vec<Intent> = self.guest_result(role, returned)?.into_iter().map(Into::into).collect();
-        limits::check_intents(&self.limits, &intents).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        limits::check_intents(&self.limits, &intents)
+            .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
         Ok(intents)
     }
 
@@ -476,7 +489,9 @@ impl LoadedPlugin {
         let raw = {
             let run = async {
                 let instance = self.instantiate(Some(role), &mut store).await?;
-                let guest = idx.load(&mut store, &instance).map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
+                let guest = idx
+                    .load(&mut store, &instance)
+                    .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
                 Ok(guest.call_lookup(&mut store, phone, &ctx.tenant).await)
             };
             flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
@@ -503,19 +518,23 @@ impl LoadedPlugin {
         let deadline = self.limits.respond_deadline;
         let msg = bindings::types::InboundMessage::from(message);
         let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
-        let intents: Vec<bindings::types::Intent> = intents.iter().take(self.limits.max_intents).map(Into::into).collect();
+        let intents: Vec<bindings::types::Intent> =
+            intents.iter().take(self.limits.max_intents).map(Into::into).collect();
         let mut store = self.new_store(ctx, deadline);
         let raw = {
             let run = async {
                 let instance = self.instantiate(Some(role), &mut store).await?;
-                let guest = idx.load(&mut store, &instance).map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
+                let guest = idx
+                    .load(&mut store, &instance)
+                    .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
                 Ok(guest.call_respond(&mut store, &msg, &cx, &intents).await)
             };
             flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
         };
         let returned = self.judge(Some(role), &store, deadline, raw)?;
         let decision: Decision = self.guest_result(role, returned)?.into();
-        limits::check_decision(&self.limits, &decision).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        limits::check_decision(&self.limits, &decision)
+            .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
         Ok(decision)
     }
 

@@ -77,15 +77,28 @@ fn run_uses_a_configuration_file() {
     let config = dir.path().join("crm.toml");
     std::fs::write(&config, "[profiles.\"+15551234567\"]\nid = \"cus_9\"\nname = \"Bo\"\n").unwrap();
     let out = smsdesk(&[
-        "plugin", "run", first_party::DEMO_CRM.path, "--role", "crm", "--from", "+15551234567",
-        "--config", config.to_str().unwrap(),
+        "plugin",
+        "run",
+        first_party::DEMO_CRM.path,
+        "--role",
+        "crm",
+        "--from",
+        "+15551234567",
+        "--config",
+        config.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["profile"]["name"], "Bo");
 
     let out = smsdesk(&[
-        "plugin", "run", first_party::FAQ_RESPONDER.path, "--role", "responder", "--intent", "store-hours=0.9",
+        "plugin",
+        "run",
+        first_party::FAQ_RESPONDER.path,
+        "--role",
+        "responder",
+        "--intent",
+        "store-hours=0.9",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -109,7 +122,15 @@ fn bad_input_gets_one_clear_line_and_a_failure_exit() {
             "does not export the `classifier` role",
         ),
         (
-            vec!["plugin", "run", first_party::KEYWORD_INTENTS.path, "--role", "classifier", "--config", bad_config.to_str().unwrap()],
+            vec![
+                "plugin",
+                "run",
+                first_party::KEYWORD_INTENTS.path,
+                "--role",
+                "classifier",
+                "--config",
+                bad_config.to_str().unwrap(),
+            ],
             "invalid TOML",
         ),
         (vec!["plugin", "run", test_guests::LOOPER.path, "--role", "classifier", "--text", "hi"], "deadline"),

@@ -41,10 +41,14 @@ async fn files_that_are_not_components_are_rejected_clearly() {
         ("text", b"hello, world".to_vec(), "not a WebAssembly file"),
         ("core", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module, not a component"),
         ("empty", Vec::new(), "not a WebAssembly file"),
-        ("truncated", {
-            let full = first_party::KEYWORD_INTENTS.read().unwrap();
-            full[..full.len() / 2].to_vec()
-        }, "not a valid component"),
+        (
+            "truncated",
+            {
+                let full = first_party::KEYWORD_INTENTS.read().unwrap();
+                full[..full.len() / 2].to_vec()
+            },
+            "not a valid component",
+        ),
     ];
     for (label, bytes, expected) in cases {
         let err = rt.load(label, bytes, Limits::default()).await.unwrap_err();
@@ -58,7 +62,8 @@ async fn files_that_are_not_components_are_rejected_clearly() {
 #[tokio::test]
 async fn compiled_once_then_loaded_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let new_runtime = || Runtime::new(RuntimeConfig { cache_dir: Some(dir.path().into()), ..Default::default() }).unwrap();
+    let new_runtime =
+        || Runtime::new(RuntimeConfig { cache_dir: Some(dir.path().into()), ..Default::default() }).unwrap();
     let bytes = first_party::KEYWORD_INTENTS.read().unwrap();
 
     let first = new_runtime().load("k", bytes.clone(), Limits::default()).await.unwrap();
@@ -161,10 +166,7 @@ async fn classifier_crm_and_responder_work_together() {
 async fn plugin_configuration_errors_come_back_as_guest_errors() {
     let rt = runtime();
     let classifier = load(&rt, &first_party::KEYWORD_INTENTS).await;
-    let err = classifier
-        .classify(&call_with("acme", "intents = 5"), &message("hi"), &context())
-        .await
-        .unwrap_err();
+    let err = classifier.classify(&call_with("acme", "intents = 5"), &message("hi"), &context()).await.unwrap_err();
     assert_eq!(err.kind, FailureKind::Guest);
     assert!(err.detail.starts_with("bad-config:"), "{err}");
     let custom = call_with("acme", "[intents]\nwarranty = [\"still covered\"]");

@@ -131,9 +131,7 @@ async fn key_value_is_scoped_to_plugin_and_tenant_and_limited() {
     let counter = load(&rt, &test_guests::KV_COUNTER).await;
     let count = |tenant: &'static str| {
         let counter = &counter;
-        async move {
-            counter.classify(&call(tenant), &message("count"), &context()).await.unwrap()[0].label.clone()
-        }
+        async move { counter.classify(&call(tenant), &message("count"), &context()).await.unwrap()[0].label.clone() }
     };
     assert_eq!(count("acme").await, "count-1");
     assert_eq!(count("acme").await, "count-2");
@@ -174,7 +172,9 @@ async fn concurrent_calls_for_many_tenants_are_isolated() {
             let tenant = format!("tenant-{t}");
             let mut labels = Vec::new();
             for _ in 0..5 {
-                labels.push(counter.classify(&call(&tenant), &message("count"), &context()).await.unwrap()[0].label.clone());
+                labels.push(
+                    counter.classify(&call(&tenant), &message("count"), &context()).await.unwrap()[0].label.clone(),
+                );
             }
             labels
         }));

@@ -11,7 +11,7 @@
 //! ```
 
 use serde::Deserialize;
-use smsdesk_sdk::{CustomerProfile, Crm, Plugin, PluginError};
+use smsdesk_sdk::{Crm, CustomerProfile, Plugin, PluginError};
 use std::collections::BTreeMap;
 
 /// The plugin type exported as a component.

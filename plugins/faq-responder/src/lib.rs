@@ -79,11 +79,10 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             min_confidence: 0.5,
-            order_status_known: "Hi {name}! Your order #{order_id} is {order_status}{eta}. Track it here: {tracking_url}"
-                .into(),
+            order_status_known:
+                "Hi {name}! Your order #{order_id} is {order_status}{eta}. Track it here: {tracking_url}".into(),
             order_status_unknown:
-                "You can track your order at {tracking_url}. Reply with your order number and we'll check on it."
-                    .into(),
+                "You can track your order at {tracking_url}. Reply with your order number and we'll check on it.".into(),
             returns: "Returns are free within 30 days. Start one at {returns_url} and we'll email a label.".into(),
             returns_url: "https://example.com/returns".into(),
             tracking_url: "https://example.com/track".into(),
@@ -99,9 +98,8 @@ impl Default for Config {
 /// Decide what to do with a message given its intents (highest confidence first).
 pub fn decide(config: &Config, profile: Option<&CustomerProfile>, intents: &[Intent]) -> Decision {
     let confident = |label: &str| intents.iter().any(|i| i.label == label && i.confidence >= config.min_confidence);
-    let handoff = |reason: &str, priority: Priority| {
-        Decision::handoff(reason, priority).with_reply(config.handoff_reply.clone())
-    };
+    let handoff =
+        |reason: &str, priority: Priority| Decision::handoff(reason, priority).with_reply(config.handoff_reply.clone());
 
     // People first: anger, explicit requests and money disputes go to humans even
     // when another intent scores higher.

@@ -28,28 +28,27 @@ const ROLES: [&str; 3] = ["classifier", "crm", "responder"];
 pub fn export(input: TokenStream) -> TokenStream {
     match expand(input) {
         Ok(code) => code.parse().expect("the export macro generates valid Rust"),
-        Err(message) => format!("::core::compile_error!({message:?});")
-            .parse()
-            .expect("compile_error! is valid Rust"),
+        Err(message) => format!("::core::compile_error!({message:?});").parse().expect("compile_error! is valid Rust"),
     }
 }
 
 fn expand(input: TokenStream) -> Result<String, String> {
-    const USAGE: &str = "usage: smsdesk_sdk::export!(MyPlugin: classifier, crm, responder) — list the roles MyPlugin implements";
+    const USAGE: &str =
+        "usage: smsdesk_sdk::export!(MyPlugin: classifier, crm, responder) — list the roles MyPlugin implements";
     let tokens: Vec<TokenTree> = input.into_iter().collect();
     // The plugin type ends at the first `:` that is not part of a `::` path separator.
     let mut split = None;
     let mut i = 0;
     while i < tokens.len() {
-        if let TokenTree::Punct(p) = &tokens[i] {
-            if p.as_char() == ':' {
-                if p.spacing() == Spacing::Joint {
-                    i += 2; // `::`
-                    continue;
-                }
-                split = Some(i);
-                break;
+        if let TokenTree::Punct(p) = &tokens[i]
+            && p.as_char() == ':'
+        {
+            if p.spacing() == Spacing::Joint {
+                i += 2; // `::`
+                continue;
             }
+            split = Some(i);
+            break;
         }
         i += 1;
     }
@@ -82,11 +81,7 @@ fn expand(input: TokenStream) -> Result<String, String> {
         return Err("a plugin must export at least one role: classifier, crm or responder".into());
     }
     let ordered: Vec<&str> = ROLES.iter().copied().filter(|r| roles.iter().any(|x| x == r)).collect();
-    let world = if ordered.len() == 3 {
-        "full-plugin".to_string()
-    } else {
-        format!("{}-plugin", ordered.join("-"))
-    };
+    let world = if ordered.len() == 3 { "full-plugin".to_string() } else { format!("{}-plugin", ordered.join("-")) };
     Ok(render(&ty, &world, &ordered))
 }
 
@@ -99,6 +94,17 @@ fn render(ty: &str, world: &str, roles: &[&str]) -> String {
             _ => "::smsdesk_sdk::Role::Responder".to_string(),
         })
         .collect();
+    // Off wasm32 nothing is exported, but the plugin type must still implement
+    // every listed role (checked here) and counts as used.
+    let mut checks = format!("let _ = ::smsdesk_sdk::__private::manifest::<{ty}>;");
+    for role in roles {
+        let f = match *role {
+            "classifier" => "classify",
+            "crm" => "lookup",
+            _ => "respond",
+        };
+        checks.push_str(&format!("let _ = ::smsdesk_sdk::__private::{f}::<{ty}>;"));
+    }
     let mut impls = String::new();
     for role in roles {
         let body = match *role {
@@ -167,6 +173,9 @@ fn render(ty: &str, world: &str, roles: &[&str]) -> String {
 
         #[cfg(target_arch = "wasm32")]
         __smsdesk_plugin_bindings::export!(__SmsdeskPluginExport with_types_in __smsdesk_plugin_bindings);
+
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {{ {checks} }};
         "#,
         roles = role_values.join(", "),
     )

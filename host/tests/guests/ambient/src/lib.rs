@@ -34,7 +34,10 @@ impl Classifier for Ambient {
             if !vars.is_empty() {
                 return Ok(vec![Intent::new(format!("leaked:env:{}", vars.join(",")), 1.0)]);
             }
-            return Err(denied("env", format!("HOME is {:?}, {} variables visible", std::env::var("HOME").ok(), vars.len())));
+            return Err(denied(
+                "env",
+                format!("HOME is {:?}, {} variables visible", std::env::var("HOME").ok(), vars.len()),
+            ));
         }
         if let Some(port) = text.strip_prefix("socket ") {
             let port: u16 = port.parse().map_err(|_| PluginError::invalid_input("socket PORT"))?;
