@@ -23,6 +23,40 @@ enum Command {
     /// SMS tools.
     #[command(subcommand)]
     Sms(SmsCommand),
+    /// Run the host: webhooks, pipeline, outbox and API.
+    Serve {
+        /// Configuration file (TOML); `SMSDESK_*` variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run a demo host: SQLite in a fresh data directory, a demo tenant wired to
+    /// the first-party plugins and the `log` provider.
+    Demo {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Data directory (default: a fresh one under the temp directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Text a running host from the terminal, as a customer would.
+    Chat {
+        /// The host's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Your (the customer's) number.
+        #[arg(long, default_value = crate::demo::DEMO_CUSTOMER)]
+        from: String,
+        /// The tenant's number.
+        #[arg(long, default_value = crate::demo::DEMO_NUMBER)]
+        to: String,
+        /// The token webhooks are signed with (the tenant's auth token).
+        #[arg(long, default_value = crate::demo::DEMO_AUTH_TOKEN)]
+        auth_token: String,
+        /// The tenant's read-API token, to watch for replies.
+        #[arg(long, default_value = crate::demo::DEMO_API_TOKEN)]
+        api_token: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,7 +134,7 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SMSDESK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,smsdesk=info,provider=info,plugin=info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -110,12 +144,45 @@ fn run(cli: Cli) -> Result<()> {
         match cli.command {
             Command::Plugin(PluginCommand::Inspect { file, json }) => inspect(&file, json).await,
             Command::Plugin(PluginCommand::Run(args)) => run_role(args).await,
+            Command::Serve { config } => {
+                let config = crate::config::Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
+                serve(config, None).await
+            }
+            Command::Demo { bind, data_dir } => {
+                let data_dir = data_dir.unwrap_or_else(crate::demo::fresh_data_dir);
+                serve(crate::demo::config(data_dir, bind), Some(())).await
+            }
+            Command::Chat { server, from, to, auth_token, api_token } => {
+                crate::demo::chat(crate::demo::ChatOptions { server, from, to, auth_token, api_token }).await
+            }
             Command::Sms(SmsCommand::Segments { text }) => {
                 println!("{}", serde_json::to_string(&crate::messaging::segments::analyze(&text))?);
                 Ok(())
             }
         }
     })
+}
+
+async fn serve(config: crate::config::Config, demo: Option<()>) -> Result<()> {
+    let data_dir = config.data_dir.clone();
+    let server = crate::server::start(config).await?;
+    let addr = server.addr;
+    if demo.is_some() {
+        println!("smsdesk demo is running on http://{addr} (data in {})", data_dir.display());
+        println!("Tenant \"Demo Outfitters\" answers {} with the first-party plugins;", crate::demo::DEMO_NUMBER);
+        println!("replies go to the log provider. Text it from another terminal:");
+        println!();
+        println!("    cargo run -- chat --server http://{addr}");
+        println!();
+        println!("Try \"Where is my order?\", \"What are your hours?\" or \"I want to talk to a person\".");
+        println!("Read API: curl -H 'Authorization: Bearer {}' http://{addr}/api/v1/conversations", crate::demo::DEMO_API_TOKEN);
+    } else {
+        println!("smsdesk is listening on http://{addr}");
+    }
+    tokio::select! {
+        result = server.wait() => result,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
 }
 
 /// Where the CLI keeps precompiled components between runs.

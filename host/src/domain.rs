@@ -199,3 +199,62 @@ pub struct Manifest {
     /// Capabilities it asks for.
     pub capabilities: Vec<Capability>,
 }
+
+/// A phone number in E.164 form: `+` and 8 to 15 digits, first digit not 0.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct E164(String);
+
+impl E164 {
+    /// Parse a number; spaces, dashes, dots and parentheses are dropped first.
+    pub fn parse(raw: &str) -> Result<E164, String> {
+        let cleaned: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+        let digits = cleaned.strip_prefix('+').ok_or_else(|| format!("`{raw}` is not an E.164 number (+ and digits)"))?;
+        let ok = (8..=15).contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0');
+        if !ok {
+            return Err(format!("`{raw}` is not an E.164 number (+ and 8 to 15 digits)"));
+        }
+        Ok(E164(cleaned))
+    }
+
+    /// The number as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for E164 {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        E164::parse(&s)
+    }
+}
+
+impl From<E164> for String {
+    fn from(n: E164) -> String {
+        n.0
+    }
+}
+
+impl std::fmt::Display for E164 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_parsing() {
+        assert_eq!(E164::parse("+1 (555) 123-4567").unwrap().as_str(), "+15551234567");
+        assert!(E164::parse("5551234567").is_err());
+        assert!(E164::parse("+0123456789").is_err());
+        assert!(E164::parse("+1555").is_err());
+        assert!(E164::parse("+1555123456789012").is_err());
+        assert!(E164::parse("+1555abc4567").is_err());
+    }
+}

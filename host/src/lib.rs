@@ -1,8 +1,20 @@
 //! smsdesk: a self-hosted Customer Support SMS platform built as a
 //! WebAssembly plugin host. The host owns messaging, consent and storage;
 //! sandboxed plugins classify, look customers up and decide.
+//!
+//! A guided tour: [`server`] wires everything; [`http`] receives webhooks;
+//! [`pipeline`] runs the inbound flow stage by stage; [`plugins`] runs the
+//! sandboxed components; [`messaging`] owns what goes over the wire; [`store`]
+//! owns SQL.
 
 pub mod cli;
+pub mod config;
+pub mod demo;
 pub mod domain;
+pub mod http;
 pub mod messaging;
+pub mod pipeline;
 pub mod plugins;
+pub mod server;
+pub mod store;
+pub mod tenants;

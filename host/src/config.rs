@@ -1,0 +1,254 @@
+//! Configuration: a TOML file, then `SMSDESK_*` environment overrides, then
+//! checks. Everything has a default except tenants.
+
+use crate::domain::Role;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration of a host process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the database, the plugin cache and other state live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The HTTP listen address.
+    #[serde(default = "default_bind")]
+    pub bind: SocketAddr,
+    /// `sqlite://PATH` (default: `sqlite://<data_dir>/smsdesk.db`).
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// `normal`: survives a killed process (WAL, synchronous=NORMAL).
+    /// `full`: also survives power loss (synchronous=FULL).
+    #[serde(default)]
+    pub durability: Durability,
+    /// The public URL the provider calls (scheme://host[:port], no path), for
+    /// signature checks behind a proxy. Default: the request's own Host header.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// Pipeline workers.
+    #[serde(default = "default_workers")]
+    pub pipeline_workers: usize,
+    /// Outbox workers.
+    #[serde(default = "default_workers")]
+    pub outbox_workers: usize,
+    /// How long a CRM profile is cached per contact, in seconds.
+    #[serde(default = "default_profile_ttl")]
+    pub profile_ttl_secs: u64,
+    /// The tenants (brands) this host serves.
+    #[serde(default)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+/// How hard the database works to keep an acknowledged message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Survives a killed process.
+    #[default]
+    Normal,
+    /// Survives power loss.
+    Full,
+}
+
+/// One tenant (brand).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Short id used in URLs and logs (`[a-z0-9-]`).
+    pub id: String,
+    /// Brand name shown to customers.
+    pub name: String,
+    /// Sender numbers (E.164) that belong to the tenant.
+    #[serde(default)]
+    pub numbers: Vec<String>,
+    /// A Twilio Messaging Service SID that belongs to the tenant.
+    #[serde(default)]
+    pub messaging_service_sid: Option<String>,
+    /// IANA time zone (for example `America/New_York`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The answer to HELP.
+    #[serde(default)]
+    pub help_text: Option<String>,
+    /// Bearer token for this tenant's read API.
+    #[serde(default)]
+    pub api_token: Option<String>,
+    /// How messages reach the tenant's customers.
+    pub provider: ProviderConfig,
+    /// Plugins per role, in the order they run.
+    #[serde(default)]
+    pub plugins: Vec<PluginBindingConfig>,
+}
+
+/// The SMS provider of a tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ProviderConfig {
+    /// Twilio's REST API (or anything speaking its wire format).
+    Twilio {
+        /// `AC…`
+        account_sid: String,
+        /// Signs webhooks and authenticates API calls.
+        auth_token: String,
+        /// API base URL (default `https://api.twilio.com`).
+        #[serde(default = "default_twilio_base")]
+        base_url: String,
+    },
+    /// Development: records each message and marks it delivered.
+    Log {
+        /// The token webhooks are signed with (as Twilio's auth token would be).
+        auth_token: String,
+    },
+}
+
+impl ProviderConfig {
+    /// The token inbound webhooks are signed with.
+    pub fn webhook_token(&self) -> &str {
+        match self {
+            ProviderConfig::Twilio { auth_token, .. } | ProviderConfig::Log { auth_token } => auth_token,
+        }
+    }
+}
+
+/// A plugin bound to a tenant in a role.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginBindingConfig {
+    /// classifier, crm or responder.
+    pub role: Role,
+    /// A `.wasm` path (relative to the configuration file) or `builtin:NAME`.
+    pub plugin: String,
+    /// The plugin's configuration for this tenant.
+    #[serde(default)]
+    pub config: Option<toml::Table>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./smsdesk-data")
+}
+fn default_bind() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_workers() -> usize {
+    2
+}
+fn default_profile_ttl() -> u64 {
+    600
+}
+fn default_time_zone() -> String {
+    "America/New_York".into()
+}
+fn default_twilio_base() -> String {
+    "https://api.twilio.com".into()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            bind: default_bind(),
+            database_url: None,
+            durability: Durability::Normal,
+            public_base_url: None,
+            pipeline_workers: default_workers(),
+            outbox_workers: default_workers(),
+            profile_ttl_secs: default_profile_ttl(),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Read a file (if given), apply environment overrides, check the result.
+    /// Relative plugin paths are resolved against the file's directory.
+    pub fn load(path: Option<&Path>) -> Result<Config, String> {
+        let mut config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let mut config: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let base = path.parent().unwrap_or(Path::new("."));
+                for tenant in &mut config.tenants {
+                    for binding in &mut tenant.plugins {
+                        if !binding.plugin.starts_with("builtin:") && Path::new(&binding.plugin).is_relative() {
+                            binding.plugin = base.join(&binding.plugin).display().to_string();
+                        }
+                    }
+                }
+                config
+            }
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Environment overrides: `SMSDESK_DATA_DIR`, `SMSDESK_BIND`,
+    /// `SMSDESK_DATABASE_URL`, `SMSDESK_DURABILITY`, `SMSDESK_PUBLIC_BASE_URL`.
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(v) = var("SMSDESK_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("SMSDESK_BIND") {
+            self.bind = v.parse().map_err(|_| format!("SMSDESK_BIND: `{v}` is not an address like 127.0.0.1:8080"))?;
+        }
+        if let Some(v) = var("SMSDESK_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("SMSDESK_DURABILITY") {
+            self.durability = match v.as_str() {
+                "normal" => Durability::Normal,
+                "full" => Durability::Full,
+                _ => return Err(format!("SMSDESK_DURABILITY: `{v}` must be normal or full")),
+            };
+        }
+        if let Some(v) = var("SMSDESK_PUBLIC_BASE_URL") {
+            self.public_base_url = Some(v);
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("smsdesk.db").display()))
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.pipeline_workers == 0 || self.outbox_workers == 0 {
+            return Err("pipeline_workers and outbox_workers must be at least 1".into());
+        }
+        if let Some(url) = &self.public_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(format!("public_base_url `{url}` must start with http:// or https://"));
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut numbers = std::collections::HashSet::new();
+        for t in &self.tenants {
+            let ok = !t.id.is_empty()
+                && t.id.len() <= 64
+                && t.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(format!("tenant id `{}` must be 1 to 64 characters of a-z, 0-9 and -", t.id));
+            }
+            if !ids.insert(&t.id) {
+                return Err(format!("tenant `{}` is configured twice", t.id));
+            }
+            if t.numbers.is_empty() && t.messaging_service_sid.is_none() {
+                return Err(format!("tenant `{}` needs sender numbers or a messaging_service_sid", t.id));
+            }
+            for n in &t.numbers {
+                crate::domain::E164::parse(n).map_err(|e| format!("tenant `{}`: {e}", t.id))?;
+                if !numbers.insert(n) {
+                    return Err(format!("number {n} belongs to two tenants"));
+                }
+            }
+            if jiff::tz::TimeZone::get(&t.time_zone).is_err() {
+                return Err(format!("tenant `{}`: unknown time zone `{}`", t.id, t.time_zone));
+            }
+        }
+        Ok(())
+    }
+}

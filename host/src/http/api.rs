@@ -1,0 +1,57 @@
+//! The read API: a tenant's conversations, authenticated by the tenant's
+//! bearer token. Every query is scoped to that tenant.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::tenants::Tenant;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use serde::Deserialize;
+use std::sync::Arc;
+
+fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    state.tenants.for_token(token.trim()).cloned().ok_or(ApiError::Unauthorized)
+}
+
+/// `?limit=N`
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/conversations`
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = tenant(&state, &headers)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadRequest("`limit` must be between 1 and 500".into()));
+    }
+    let conversations = state.store.conversations(&tenant.config.id, limit).await?;
+    Ok(Json(serde_json::json!({ "tenant": tenant.config.id, "conversations": conversations })))
+}
+
+/// `GET /api/v1/conversations/{id}`
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = tenant(&state, &headers)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::BadRequest(format!("`{id}` is not a conversation id")))?;
+    let detail = state
+        .store
+        .conversation(&tenant.config.id, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no conversation {id}")))?;
+    Ok(Json(serde_json::to_value(detail).map_err(|e| ApiError::Internal(e.to_string()))?))
+}

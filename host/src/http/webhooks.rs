@@ -1,0 +1,146 @@
+//! Twilio-compatible webhooks: inbound SMS and status callbacks.
+//!
+//! Inbound: parse the form, find the tenant by `MessagingServiceSid` or `To`,
+//! verify `X-Twilio-Signature` over every received parameter, redact card
+//! numbers, and store the message with its job (group-committed) before
+//! answering 200 with empty TwiML. Nothing slow happens here.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::E164;
+use crate::messaging::{redact, segments, signature};
+use crate::store::{InboundOutcome, NewInbound};
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+
+/// A parsed form: every parameter in order, duplicates kept.
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected application/x-www-form-urlencoded, got `{content_type}`"
+            )));
+        }
+        if std::str::from_utf8(body).is_err() {
+            return Err(ApiError::BadRequest("body is not UTF-8".into()));
+        }
+        Ok(Form(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn require(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| ApiError::BadRequest(format!("missing `{name}`")))
+    }
+}
+
+/// The URL the provider requested, as it signed it.
+fn signed_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    if let Some(base) = &state.public_base_url {
+        return format!("{}{path}", base.trim_end_matches('/'));
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
+    let scheme = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
+    format!("{scheme}://{host}{path}")
+}
+
+fn check_signature(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    token: &str,
+    form: &Form,
+) -> Result<(), ApiError> {
+    let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).ok_or(ApiError::BadSignature)?;
+    let url = signed_url(state, headers, uri);
+    if signature::verify(token, &url, &form.0, given) { Ok(()) } else { Err(ApiError::BadSignature) }
+}
+
+/// `POST /webhooks/twilio/sms`
+pub async fn inbound_sms(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form = Form::parse(&headers, &body)?;
+    let to = form.require("To")?;
+    let service = form.get("MessagingServiceSid").filter(|s| !s.is_empty());
+    let tenant = state
+        .tenants
+        .for_recipient(to, service)
+        .ok_or_else(|| ApiError::NotFound(format!("no tenant owns {to}")))?
+        .clone();
+    check_signature(&state, &headers, &uri, tenant.config.provider.webhook_token(), &form)?;
+
+    let sid = form.require("MessageSid")?;
+    if sid.len() > 64 {
+        return Err(ApiError::BadRequest("`MessageSid` is longer than 64 characters".into()));
+    }
+    let from = E164::parse(form.require("From")?).map_err(|e| ApiError::BadRequest(format!("`From`: {e}")))?;
+    let raw_body = form.get("Body").unwrap_or("");
+    let num_media: usize = match form.get("NumMedia") {
+        None | Some("") => 0,
+        Some(n) => n.parse().map_err(|_| ApiError::BadRequest("`NumMedia` is not a number".into()))?,
+    };
+    let media_urls: Vec<String> =
+        (0..num_media.min(10)).filter_map(|i| form.get(&format!("MediaUrl{i}")).map(str::to_string)).collect();
+    // Card numbers never reach storage, logs or plugins.
+    let (body, redacted) = redact::redact_cards(raw_body);
+    if redacted > 0 {
+        tracing::info!(tenant = %tenant.config.id, message_sid = sid, redacted, "redacted card numbers from an inbound message");
+    }
+    let info = segments::analyze(&body);
+    let message = NewInbound {
+        tenant_id: tenant.config.id.clone(),
+        provider_sid: sid.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+        body,
+        media_urls,
+        encoding: info.encoding.as_str(),
+        segments: info.segments,
+    };
+    match state.ingest.store(message).await.map_err(ApiError::Internal)? {
+        InboundOutcome::Stored(_) | InboundOutcome::Duplicate => {}
+    }
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/xml")], EMPTY_TWIML).into_response())
+}
+
+/// `POST /webhooks/twilio/status`
+pub async fn status_callback(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form = Form::parse(&headers, &body)?;
+    // Status callbacks come from the tenant's number (or Messaging Service).
+    let from = form.get("From").unwrap_or("");
+    let service = form.get("MessagingServiceSid").filter(|s| !s.is_empty());
+    let tenant = state
+        .tenants
+        .for_recipient(from, service)
+        .ok_or_else(|| ApiError::NotFound(format!("no tenant owns {from}")))?
+        .clone();
+    check_signature(&state, &headers, &uri, tenant.config.provider.webhook_token(), &form)?;
+    let sid = form.get("MessageSid").or(form.get("SmsSid")).filter(|s| !s.is_empty());
+    let sid = sid.ok_or_else(|| ApiError::BadRequest("missing `MessageSid`".into()))?;
+    let status = form.get("MessageStatus").or(form.get("SmsStatus")).unwrap_or("");
+    if crate::store::status_rank(status).is_none() {
+        return Err(ApiError::BadRequest(format!("unknown `MessageStatus` `{status}`")));
+    }
+    let error_code = form.get("ErrorCode").filter(|c| !c.is_empty());
+    state.store.apply_status(sid, status, error_code).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,385 @@
+//! The inbound flow as an explicit list of stages, run by background workers
+//! that claim processing jobs.
+//!
+//! [`STAGES`] is the order: consent first (the slot where STOP/START/HELP will
+//! be handled before any plugin runs), then identify, enrich, route, classify,
+//! respond and act. A stage either continues or stops the flow; "act" writes
+//! the reply (once per inbound message, by idempotency key), the conversation
+//! changes and the job's completion in one transaction. A plugin failure of
+//! any kind becomes a handoff to a human with the reason — the message is
+//! never dropped. Processing is at-least-once: a worker that dies leaves its
+//! job's lease to expire and another worker redoes it.
+
+pub mod bindings;
+pub mod ingest;
+
+use crate::domain::{ConversationContext, CustomerProfile, Decision, Handoff, InboundMessage, Intent, Priority};
+use crate::messaging::segments;
+use crate::plugins::PluginError;
+use crate::store::{ClaimedJob, ConversationRow, InboundRow, NewOutbound, NewTrace, Outcome, Store, rfc3339};
+use crate::tenants::Tenants;
+use bindings::{Bindings, TenantPlugins};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// A step of the inbound flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Consent keywords (STOP/START/HELP) — handled by the host before any plugin.
+    Consent,
+    /// Find or create the contact and its open conversation.
+    Identify,
+    /// CRM plugins fill in the customer's profile (cached per contact).
+    Enrich,
+    /// A conversation owned by a human goes no further: bots stay silent.
+    Route,
+    /// Classifier plugins label the message.
+    Classify,
+    /// The responder plugin decides.
+    Respond,
+    /// The host applies the decision.
+    Act,
+}
+
+/// The stages, in order.
+pub const STAGES: [Stage; 7] =
+    [Stage::Consent, Stage::Identify, Stage::Enrich, Stage::Route, Stage::Classify, Stage::Respond, Stage::Act];
+
+/// What the pipeline needs from the rest of the host.
+#[derive(Clone)]
+pub struct Pipeline {
+    /// The database.
+    pub store: Store,
+    /// Tenants.
+    pub tenants: Arc<Tenants>,
+    /// Plugins per tenant.
+    pub bindings: Arc<Bindings>,
+    /// Woken when jobs are stored.
+    pub jobs: Arc<Notify>,
+    /// Woken when replies are queued.
+    pub outbox: Arc<Notify>,
+    /// How long a cached CRM profile is trusted.
+    pub profile_ttl: Duration,
+}
+
+/// How long a claimed job stays leased to its worker.
+const JOB_LEASE_MS: i64 = 60_000;
+
+/// The state carried from stage to stage for one message.
+struct Flow {
+    job: ClaimedJob,
+    message: InboundRow,
+    plugins: Arc<TenantPlugins>,
+    conversation: Option<ConversationRow>,
+    profile: Option<CustomerProfile>,
+    history: Vec<crate::domain::Turn>,
+    intents: Vec<Intent>,
+    decision: Option<Decision>,
+    traces: Vec<NewTrace>,
+}
+
+enum Next {
+    Continue,
+    /// Stop here; the job is done.
+    Done,
+}
+
+impl Pipeline {
+    /// Run `n` workers until the process ends.
+    pub fn spawn_workers(&self, n: usize) {
+        for _ in 0..n {
+            let pipeline = self.clone();
+            tokio::spawn(async move { pipeline.work().await });
+        }
+    }
+
+    async fn work(self) {
+        loop {
+            let notified = self.jobs.notified();
+            match self.store.claim_job(JOB_LEASE_MS).await {
+                Ok(Some(job)) => {
+                    let id = job.id;
+                    if let Err(e) = self.process(job).await {
+                        tracing::error!(job = id, error = %e, "processing failed; will retry");
+                        let _ = self.store.retry_job(id, 1_000, &e).await;
+                    }
+                }
+                Ok(None) => {
+                    // Wait for new work, but look again now and then for
+                    // leases that expired (a worker or process that died).
+                    let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming a job failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
+    /// Run every stage for one claimed job.
+    pub async fn process(&self, job: ClaimedJob) -> Result<(), String> {
+        let message = self.store.inbound(job.message_id).await.map_err(|e| e.to_string())?;
+        let plugins = self.bindings.get(&message.tenant_id);
+        let mut flow = Flow {
+            job,
+            message,
+            plugins,
+            conversation: None,
+            profile: None,
+            history: Vec::new(),
+            intents: Vec::new(),
+            decision: None,
+            traces: Vec::new(),
+        };
+        for stage in STAGES {
+            match self.run(stage, &mut flow).await? {
+                Next::Continue => {}
+                Next::Done => break,
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(&self, stage: Stage, flow: &mut Flow) -> Result<Next, String> {
+        let err = |e: crate::store::StoreError| e.to_string();
+        match stage {
+            // The slot for consent: the next milestone handles STOP/START/HELP
+            // here, before any plugin can see the message.
+            Stage::Consent => Ok(Next::Continue),
+            Stage::Identify => {
+                let conversation = self.store.identify(&flow.message).await.map_err(err)?;
+                flow.history = self.store.history(conversation.id, flow.message.id, 50).await.map_err(err)?;
+                flow.conversation = Some(conversation);
+                Ok(Next::Continue)
+            }
+            Stage::Enrich => {
+                let conversation = flow.conversation.as_ref().expect("identified");
+                let contact_id = conversation.contact_id;
+                let ttl = self.profile_ttl.as_millis() as i64;
+                if let Some((json, at)) = &conversation.profile
+                    && crate::store::now_ms() - at < ttl
+                {
+                    flow.profile = serde_json::from_str(json).ok().flatten();
+                    return Ok(Next::Continue);
+                }
+                for bound in flow.plugins.crm.clone() {
+                    let started = Instant::now();
+                    let result = bound.plugin.lookup(&bound.call, &flow.message.from).await;
+                    self.trace(flow, &bound.plugin, "crm", started, result.as_ref().err(), None);
+                    match result {
+                        Ok(Some(profile)) => {
+                            flow.profile = Some(profile);
+                            break;
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            flow.decision = Some(failure_handoff(&e));
+                            return Ok(Next::Continue);
+                        }
+                    }
+                }
+                let json = serde_json::to_string(&flow.profile).unwrap_or_else(|_| "null".into());
+                self.store.save_profile(contact_id, &json).await.map_err(err)?;
+                Ok(Next::Continue)
+            }
+            Stage::Route => {
+                let conversation = flow.conversation.as_ref().expect("identified");
+                if conversation.owner == "human" {
+                    // A person is handling it: no plugin sees or answers the message.
+                    self.store.insert_traces(&flow.traces).await.map_err(err)?;
+                    self.store.finish_job(flow.job.id).await.map_err(err)?;
+                    return Ok(Next::Done);
+                }
+                Ok(Next::Continue)
+            }
+            Stage::Classify => {
+                if flow.decision.is_some() {
+                    return Ok(Next::Continue);
+                }
+                let (message, context) = self.inputs(flow);
+                let mut intents: Vec<Intent> = Vec::new();
+                for bound in flow.plugins.classifiers.clone() {
+                    let started = Instant::now();
+                    let result = bound.plugin.classify(&bound.call, &message, &context).await;
+                    let summary = result.as_ref().ok().map(|i| summarize_intents(i));
+                    self.trace(flow, &bound.plugin, "classifier", started, result.as_ref().err(), summary);
+                    match result {
+                        Ok(found) => merge_intents(&mut intents, found),
+                        Err(e) => {
+                            flow.decision = Some(failure_handoff(&e));
+                            return Ok(Next::Continue);
+                        }
+                    }
+                }
+                flow.intents = intents;
+                Ok(Next::Continue)
+            }
+            Stage::Respond => {
+                if flow.decision.is_some() {
+                    return Ok(Next::Continue);
+                }
+                let Some(bound) = flow.plugins.responder.clone() else {
+                    flow.decision = Some(Decision {
+                        handoff: Some(Handoff {
+                            reason: "No responder plugin is configured for this tenant".into(),
+                            priority: Priority::Normal,
+                            team: None,
+                        }),
+                        ..Decision::default()
+                    });
+                    return Ok(Next::Continue);
+                };
+                let (message, context) = self.inputs(flow);
+                let started = Instant::now();
+                let result = bound.plugin.respond(&bound.call, &message, &context, &flow.intents).await;
+                let summary = result.as_ref().ok().map(summarize_decision);
+                self.trace(flow, &bound.plugin, "responder", started, result.as_ref().err(), summary);
+                flow.decision = Some(match result {
+                    Ok(decision) => decision,
+                    Err(e) => failure_handoff(&e),
+                });
+                Ok(Next::Continue)
+            }
+            Stage::Act => {
+                let conversation = flow.conversation.as_ref().expect("identified");
+                let decision = flow.decision.clone().unwrap_or_default();
+                let reply = decision.reply.as_ref().map(|text| {
+                    let info = segments::analyze(text);
+                    NewOutbound {
+                        tenant_id: flow.message.tenant_id.clone(),
+                        conversation_id: Some(conversation.id),
+                        idempotency_key: format!("reply:{}", flow.message.id),
+                        author: "bot",
+                        category: "conversational",
+                        from: flow.message.to.clone(),
+                        to: flow.message.from.clone(),
+                        body: text.clone(),
+                        encoding: info.encoding.as_str(),
+                        segments: info.segments,
+                    }
+                });
+                self.store.insert_traces(&flow.traces).await.map_err(err)?;
+                flow.traces.clear();
+                let queued_reply = reply.is_some();
+                let outcome = Outcome {
+                    job_id: flow.job.id,
+                    message_id: flow.message.id,
+                    conversation_id: conversation.id,
+                    intents: flow.intents.clone(),
+                    decision,
+                    reply,
+                };
+                self.store.apply_outcome(&outcome).await.map_err(err)?;
+                if queued_reply {
+                    self.outbox.notify_waiters();
+                }
+                Ok(Next::Done)
+            }
+        }
+    }
+
+    fn inputs(&self, flow: &Flow) -> (InboundMessage, ConversationContext) {
+        let m = &flow.message;
+        let message = InboundMessage {
+            id: m.id.to_string(),
+            tenant: m.tenant_id.clone(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            body: m.body.clone(),
+            received_at: rfc3339(m.created_at),
+            media_urls: m.media_urls.clone(),
+        };
+        let context = ConversationContext {
+            conversation_id: flow.conversation.as_ref().map(|c| c.id.to_string()).unwrap_or_default(),
+            history: flow.history.clone(),
+            profile: flow.profile.clone(),
+        };
+        (message, context)
+    }
+
+    fn trace(
+        &self,
+        flow: &mut Flow,
+        plugin: &crate::plugins::LoadedPlugin,
+        role: &'static str,
+        started: Instant,
+        error: Option<&PluginError>,
+        summary: Option<String>,
+    ) {
+        flow.traces.push(NewTrace {
+            tenant_id: flow.message.tenant_id.clone(),
+            message_id: flow.message.id,
+            conversation_id: flow.conversation.as_ref().map(|c| c.id),
+            plugin: plugin.name().to_string(),
+            version: plugin.manifest().version.clone(),
+            role,
+            duration_us: started.elapsed().as_micros() as i64,
+            error_kind: error.map(|e| e.kind.as_str()),
+            detail: error.map(|e| e.to_string()).or(summary),
+        });
+    }
+}
+
+/// A failed plugin call becomes a handoff that says what failed.
+fn failure_handoff(e: &PluginError) -> Decision {
+    Decision {
+        handoff: Some(Handoff {
+            reason: format!("Automation failed: {e}").chars().take(500).collect(),
+            priority: Priority::Normal,
+            team: None,
+        }),
+        ..Decision::default()
+    }
+}
+
+/// Add `found` to `intents`, keeping the highest confidence per label, most confident first.
+fn merge_intents(intents: &mut Vec<Intent>, found: Vec<Intent>) {
+    for intent in found {
+        match intents.iter_mut().find(|i| i.label == intent.label) {
+            Some(existing) => existing.confidence = existing.confidence.max(intent.confidence),
+            None => intents.push(intent),
+        }
+    }
+    intents.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+}
+
+fn summarize_intents(intents: &[Intent]) -> String {
+    let parts: Vec<String> = intents.iter().take(5).map(|i| format!("{}={:.2}", i.label, i.confidence)).collect();
+    if parts.is_empty() { "no intents".into() } else { parts.join(", ") }
+}
+
+fn summarize_decision(d: &Decision) -> String {
+    match (&d.reply, &d.handoff) {
+        (_, Some(h)) => format!("handoff: {}", h.reason),
+        (Some(_), None) if d.resolve => "reply and resolve".into(),
+        (Some(_), None) => "reply".into(),
+        (None, None) => "no action".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consent_runs_first_and_act_last() {
+        assert_eq!(STAGES.first(), Some(&Stage::Consent));
+        assert_eq!(STAGES.last(), Some(&Stage::Act));
+        let pos = |s| STAGES.iter().position(|x| *x == s).unwrap();
+        assert!(pos(Stage::Consent) < pos(Stage::Classify));
+        assert!(pos(Stage::Route) < pos(Stage::Classify));
+    }
+
+    #[test]
+    fn intents_merge_by_label() {
+        let mut intents = vec![Intent { label: "a".into(), confidence: 0.5 }];
+        merge_intents(
+            &mut intents,
+            vec![Intent { label: "a".into(), confidence: 0.7 }, Intent { label: "b".into(), confidence: 0.9 }],
+        );
+        assert_eq!(intents[0].label, "b");
+        assert_eq!(intents[1].confidence, 0.7);
+    }
+}

@@ -1,0 +1,97 @@
+//! Start-up: open the store, load plugins, start the workers and the HTTP
+//! server. Used by `smsdesk serve`, `smsdesk demo` and the integration tests.
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::messaging::outbox::Outbox;
+use crate::pipeline::Pipeline;
+use crate::pipeline::bindings::Bindings;
+use crate::pipeline::ingest::Ingest;
+use crate::plugins::{Runtime, RuntimeConfig};
+use crate::store::Store;
+use crate::tenants::Tenants;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
+
+/// A running host.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The database (for tests and tools).
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stop accepting requests and wait for the HTTP server to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.served).await;
+    }
+
+    /// Serve until the HTTP server stops (Ctrl-C handling is the caller's).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.served.await.context("server task")?.context("serving HTTP")
+    }
+}
+
+/// Start a host from `config`.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_url(), config.durability)
+        .await
+        .with_context(|| format!("opening {}", config.database_url()))?;
+    store.sync_tenants(&config.tenants).await.context("storing tenants")?;
+
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(config.data_dir.join("plugin-cache")),
+        ..RuntimeConfig::default()
+    })?;
+    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants).await?);
+    let tenants = Arc::new(Tenants::new(&config.tenants));
+    let jobs = Arc::new(Notify::new());
+    let outbox_notify = Arc::new(Notify::new());
+
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("listening on {}", config.bind))?;
+    let addr = listener.local_addr()?;
+    let base = config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+
+    let pipeline = Pipeline {
+        store: store.clone(),
+        tenants: tenants.clone(),
+        bindings,
+        jobs: jobs.clone(),
+        outbox: outbox_notify.clone(),
+        profile_ttl: Duration::from_secs(config.profile_ttl_secs),
+    };
+    pipeline.spawn_workers(config.pipeline_workers);
+    let outbox = Outbox {
+        store: store.clone(),
+        tenants: tenants.clone(),
+        notify: outbox_notify,
+        status_callback: Some(format!("{}/webhooks/twilio/status", base.trim_end_matches('/'))),
+    };
+    outbox.spawn_workers(config.outbox_workers);
+
+    let state = AppState {
+        store: store.clone(),
+        tenants,
+        ingest: Ingest::start(store.clone(), jobs),
+        public_base_url: config.public_base_url.clone(),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(http::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%addr, "smsdesk is listening");
+    Ok(Server { addr, store, stop: Some(stop), served })
+}

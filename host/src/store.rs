@@ -1,0 +1,68 @@
+//! Storage with sqlx: the only module that writes SQL. SQLite (a file in the
+//! data directory, WAL) is the embedded default; the SQL sticks to what
+//! PostgreSQL also accepts (`$n` parameters, `RETURNING`, `ON CONFLICT`,
+//! integer millisecond times) so a PostgreSQL backend can follow.
+
+mod conversations;
+mod inbound;
+mod outbox;
+mod tenants;
+mod traces;
+
+pub use conversations::{ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, rfc3339};
+pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
+pub use outbox::{ClaimedSend, NewOutbound, status_rank};
+pub use traces::{NewTrace, TraceRow};
+
+use crate::config::Durability;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row held data the application did not write.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool<Sqlite>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Store {
+    /// Open (creating if missing) and migrate the database at `url`.
+    pub async fn open(url: &str, durability: Durability) -> StoreResult<Store> {
+        let synchronous = match durability {
+            Durability::Normal => SqliteSynchronous::Normal,
+            Durability::Full => SqliteSynchronous::Full,
+        };
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Store { pool })
+    }
+}

@@ -1,0 +1,128 @@
+//! Inbound messages and their processing jobs.
+
+use super::{Store, StoreResult, now_ms};
+use sqlx::Row;
+
+/// A verified, redacted inbound message to store with its processing job.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// The provider's message id (`MessageSid`), the dedupe key.
+    pub provider_sid: String,
+    /// The customer's number.
+    pub from: String,
+    /// The tenant's number (or sender) it was sent to.
+    pub to: String,
+    /// Redacted text.
+    pub body: String,
+    /// MMS media URLs.
+    pub media_urls: Vec<String>,
+    /// GSM-7 or UCS-2.
+    pub encoding: &'static str,
+    /// Segments of the body.
+    pub segments: u32,
+}
+
+/// What storing an inbound message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundOutcome {
+    /// Stored with a new job (the message id).
+    Stored(i64),
+    /// Already stored earlier (a provider retry); nothing new was written.
+    Duplicate,
+}
+
+/// A processing job claimed by a pipeline worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// The job.
+    pub id: i64,
+    /// The inbound message it processes.
+    pub message_id: i64,
+    /// How many times it was claimed, this time included.
+    pub attempts: i64,
+}
+
+impl Store {
+    /// Store a batch of inbound messages and their jobs in one transaction
+    /// (group commit). A message whose provider id is already stored is a
+    /// duplicate and creates nothing.
+    pub async fn insert_inbound_batch(&self, batch: &[NewInbound]) -> StoreResult<Vec<InboundOutcome>> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for m in batch {
+            let media = serde_json::to_string(&m.media_urls).unwrap_or_else(|_| "[]".into());
+            let inserted = sqlx::query(
+                "INSERT INTO messages (tenant_id, direction, author, from_number, to_number, body, media_urls,
+                     encoding, segments, provider_sid, status, status_rank, created_at, updated_at)
+                 VALUES ($1, 'inbound', 'customer', $2, $3, $4, $5, $6, $7, $8, 'received', 0, $9, $9)
+                 ON CONFLICT (tenant_id, direction, provider_sid) DO NOTHING
+                 RETURNING id",
+            )
+            .bind(&m.tenant_id)
+            .bind(&m.from)
+            .bind(&m.to)
+            .bind(&m.body)
+            .bind(media)
+            .bind(m.encoding)
+            .bind(m.segments as i64)
+            .bind(&m.provider_sid)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match inserted {
+                Some(row) => {
+                    let id: i64 = row.get(0);
+                    sqlx::query(
+                        "INSERT INTO jobs (message_id, status, created_at, updated_at) VALUES ($1, 'pending', $2, $2)",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    outcomes.push(InboundOutcome::Stored(id));
+                }
+                None => outcomes.push(InboundOutcome::Duplicate),
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Claim the oldest job that is pending and not locked by a live worker.
+    /// A worker that dies leaves its lock to expire, and the job is claimed again
+    /// (processing is at-least-once; replies are deduplicated by key).
+    pub async fn claim_job(&self, lease_ms: i64) -> StoreResult<Option<ClaimedJob>> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2
+             WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND locked_until < $2 ORDER BY id LIMIT 1)
+             RETURNING id, message_id, attempts",
+        )
+        .bind(now + lease_ms)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| ClaimedJob { id: r.get(0), message_id: r.get(1), attempts: r.get(2) }))
+    }
+
+    /// Release a job for a later retry, recording why.
+    pub async fn retry_job(&self, job_id: i64, delay_ms: i64, error: &str) -> StoreResult<()> {
+        let now = now_ms();
+        sqlx::query("UPDATE jobs SET locked_until = $1, last_error = $2, updated_at = $3 WHERE id = $4")
+            .bind(now + delay_ms)
+            .bind(error)
+            .bind(now)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Jobs not yet done (for tests and health).
+    pub async fn pending_jobs(&self) -> StoreResult<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(&self.pool).await?.get(0))
+    }
+}

@@ -1,0 +1,56 @@
+//! Tenants, their numbers and plugin bindings.
+
+use super::{Store, StoreResult, now_ms};
+use crate::config::TenantConfig;
+
+impl Store {
+    /// Make the stored tenants, numbers and bindings match the configuration.
+    pub async fn sync_tenants(&self, tenants: &[TenantConfig]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for t in tenants {
+            sqlx::query(
+                "INSERT INTO tenants (id, name, time_zone, help_text, messaging_service_sid, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO UPDATE SET name = $2, time_zone = $3, help_text = $4,
+                     messaging_service_sid = $5, updated_at = $6",
+            )
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(&t.time_zone)
+            .bind(&t.help_text)
+            .bind(&t.messaging_service_sid)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM tenant_numbers WHERE tenant_id = $1").bind(&t.id).execute(&mut *tx).await?;
+            for n in &t.numbers {
+                sqlx::query(
+                    "INSERT INTO tenant_numbers (number, tenant_id) VALUES ($1, $2)
+                     ON CONFLICT (number) DO UPDATE SET tenant_id = $2",
+                )
+                .bind(n)
+                .bind(&t.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = $1").bind(&t.id).execute(&mut *tx).await?;
+            for (position, b) in t.plugins.iter().enumerate() {
+                let config = serde_json::to_string(&b.config.clone().unwrap_or_default()).unwrap_or_else(|_| "{}".into());
+                sqlx::query(
+                    "INSERT INTO plugin_bindings (tenant_id, role, position, plugin, config_json)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&t.id)
+                .bind(b.role.as_str())
+                .bind(position as i64)
+                .bind(&b.plugin)
+                .bind(config)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Plugin call traces: which plugin ran for which message, how long, how it ended.
+
+use super::{Store, StoreResult, now_ms};
+use serde::Serialize;
+use sqlx::Row;
+
+/// A plugin call to record.
+#[derive(Debug, Clone)]
+pub struct NewTrace {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Inbound message.
+    pub message_id: i64,
+    /// Conversation.
+    pub conversation_id: Option<i64>,
+    /// Plugin name.
+    pub plugin: String,
+    /// Plugin version.
+    pub version: String,
+    /// Role called.
+    pub role: &'static str,
+    /// Duration in microseconds.
+    pub duration_us: i64,
+    /// The error kind, if it failed.
+    pub error_kind: Option<&'static str>,
+    /// Details (error text or a short result summary).
+    pub detail: Option<String>,
+}
+
+/// A recorded plugin call.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceRow {
+    /// Inbound message.
+    pub message_id: i64,
+    /// Plugin name.
+    pub plugin: String,
+    /// Plugin version.
+    pub version: String,
+    /// Role.
+    pub role: String,
+    /// Microseconds.
+    pub duration_us: i64,
+    /// ok | error.
+    pub outcome: String,
+    /// Failure kind.
+    pub error_kind: Option<String>,
+    /// Details.
+    pub detail: Option<String>,
+    /// When (ms).
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Record plugin calls.
+    pub async fn insert_traces(&self, traces: &[NewTrace]) -> StoreResult<()> {
+        if traces.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for t in traces {
+            sqlx::query(
+                "INSERT INTO plugin_traces (tenant_id, message_id, conversation_id, plugin, version, role,
+                     duration_us, outcome, error_kind, detail, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&t.tenant_id)
+            .bind(t.message_id)
+            .bind(t.conversation_id)
+            .bind(&t.plugin)
+            .bind(&t.version)
+            .bind(t.role)
+            .bind(t.duration_us)
+            .bind(if t.error_kind.is_some() { "error" } else { "ok" })
+            .bind(t.error_kind)
+            .bind(&t.detail)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn traces(&self, tenant_id: &str, conversation_id: i64) -> StoreResult<Vec<TraceRow>> {
+        let rows = sqlx::query(
+            "SELECT message_id, plugin, version, role, duration_us, outcome, error_kind, detail, created_at
+             FROM plugin_traces WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id",
+        )
+        .bind(tenant_id)
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TraceRow {
+                message_id: r.get(0),
+                plugin: r.get(1),
+                version: r.get(2),
+                role: r.get(3),
+                duration_us: r.get(4),
+                outcome: r.get(5),
+                error_kind: r.get(6),
+                detail: r.get(7),
+                created_at: r.get(8),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,68 @@
+//! The tenants this host serves, as configured: lookup by number or
+//! Messaging Service, by API token, and each tenant's provider.
+
+use crate::config::TenantConfig;
+use crate::messaging::provider::Provider;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One tenant, ready to use.
+#[derive(Debug)]
+pub struct Tenant {
+    /// The configuration.
+    pub config: TenantConfig,
+    /// Its provider.
+    pub provider: Provider,
+}
+
+/// All tenants, indexed.
+#[derive(Debug, Default)]
+pub struct Tenants {
+    by_id: HashMap<String, Arc<Tenant>>,
+    by_number: HashMap<String, Arc<Tenant>>,
+    by_service: HashMap<String, Arc<Tenant>>,
+    by_token: HashMap<String, Arc<Tenant>>,
+}
+
+impl Tenants {
+    /// Index the configured tenants.
+    pub fn new(configs: &[TenantConfig]) -> Tenants {
+        let mut t = Tenants::default();
+        for c in configs {
+            let tenant = Arc::new(Tenant { provider: Provider::from_config(&c.provider), config: c.clone() });
+            t.by_id.insert(c.id.clone(), tenant.clone());
+            for n in &c.numbers {
+                t.by_number.insert(n.clone(), tenant.clone());
+            }
+            if let Some(sid) = &c.messaging_service_sid {
+                t.by_service.insert(sid.clone(), tenant.clone());
+            }
+            if let Some(token) = &c.api_token {
+                t.by_token.insert(token.clone(), tenant.clone());
+            }
+        }
+        t
+    }
+
+    /// By id.
+    pub fn get(&self, id: &str) -> Option<&Arc<Tenant>> {
+        self.by_id.get(id)
+    }
+
+    /// The tenant a message to `to` (or through Messaging Service `service`) belongs to.
+    pub fn for_recipient(&self, to: &str, service: Option<&str>) -> Option<&Arc<Tenant>> {
+        service.and_then(|s| self.by_service.get(s)).or_else(|| self.by_number.get(to))
+    }
+
+    /// The tenant whose read-API token this is.
+    pub fn for_token(&self, token: &str) -> Option<&Arc<Tenant>> {
+        // Tokens are compared through a hash map; equal-length secrets of
+        // admins' choosing make timing differences uninteresting here.
+        self.by_token.get(token)
+    }
+
+    /// Every tenant.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Tenant>> {
+        self.by_id.values()
+    }
+}
