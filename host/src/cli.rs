@@ -175,7 +175,10 @@ async fn serve(config: crate::config::Config, demo: Option<()>) -> Result<()> {
         println!("    cargo run -- chat --server http://{addr}");
         println!();
         println!("Try \"Where is my order?\", \"What are your hours?\" or \"I want to talk to a person\".");
-        println!("Read API: curl -H 'Authorization: Bearer {}' http://{addr}/api/v1/conversations", crate::demo::DEMO_API_TOKEN);
+        println!(
+            "Read API: curl -H 'Authorization: Bearer {}' http://{addr}/api/v1/conversations",
+            crate::demo::DEMO_API_TOKEN
+        );
     } else {
         println!("smsdesk is listening on http://{addr}");
     }

@@ -209,10 +209,10 @@ impl E164 {
     /// Parse a number; spaces, dashes, dots and parentheses are dropped first.
     pub fn parse(raw: &str) -> Result<E164, String> {
         let cleaned: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
-        let digits = cleaned.strip_prefix('+').ok_or_else(|| format!("`{raw}` is not an E.164 number (+ and digits)"))?;
-        let ok = (8..=15).contains(&digits.len())
-            && digits.chars().all(|c| c.is_ascii_digit())
-            && !digits.starts_with('0');
+        let digits =
+            cleaned.strip_prefix('+').ok_or_else(|| format!("`{raw}` is not an E.164 number (+ and digits)"))?;
+        let ok =
+            (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
         if !ok {
             return Err(format!("`{raw}` is not an E.164 number (+ and 8 to 15 digits)"));
         }

@@ -49,6 +49,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .await
         .with_context(|| format!("opening {}", config.database_url()))?;
     store.sync_tenants(&config.tenants).await.context("storing tenants")?;
+    let (jobs_resumed, sends_resumed) = store.release_leases().await.context("releasing leases")?;
+    if jobs_resumed + sends_resumed > 0 {
+        tracing::info!(jobs_resumed, sends_resumed, "resuming work a stopped process had claimed");
+    }
 
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.data_dir.join("plugin-cache")),
@@ -59,9 +63,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let jobs = Arc::new(Notify::new());
     let outbox_notify = Arc::new(Notify::new());
 
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("listening on {}", config.bind))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("listening on {}", config.bind))?;
     let addr = listener.local_addr()?;
     let base = config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
 

@@ -9,7 +9,9 @@ mod outbox;
 mod tenants;
 mod traces;
 
-pub use conversations::{ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, rfc3339};
+pub use conversations::{
+    ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, rfc3339,
+};
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, status_rank};
 pub use traces::{NewTrace, TraceRow};

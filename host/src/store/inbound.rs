@@ -125,4 +125,19 @@ impl Store {
     pub async fn pending_jobs(&self) -> StoreResult<i64> {
         Ok(sqlx::query("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(&self.pool).await?.get(0))
     }
+
+    /// Release every lease at start-up. With SQLite one process owns the
+    /// database, so a lease still held now belonged to a process that died;
+    /// its jobs and sends are taken up again at once instead of after the lease.
+    pub async fn release_leases(&self) -> StoreResult<(u64, u64)> {
+        let jobs = sqlx::query("UPDATE jobs SET locked_until = 0 WHERE status = 'pending' AND locked_until > 0")
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let sends = sqlx::query("UPDATE outbox SET locked_until = 0 WHERE status = 'pending' AND locked_until > 0")
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok((jobs, sends))
+    }
 }

@@ -36,7 +36,8 @@ impl Store {
             }
             sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = $1").bind(&t.id).execute(&mut *tx).await?;
             for (position, b) in t.plugins.iter().enumerate() {
-                let config = serde_json::to_string(&b.config.clone().unwrap_or_default()).unwrap_or_else(|_| "{}".into());
+                let config =
+                    serde_json::to_string(&b.config.clone().unwrap_or_default()).unwrap_or_else(|_| "{}".into());
                 sqlx::query(
                     "INSERT INTO plugin_bindings (tenant_id, role, position, plugin, config_json)
                      VALUES ($1, $2, $3, $4, $5)",

@@ -1,7 +1,9 @@
 //! The host's integration tests: one binary, a module per area.
 
 mod cli;
+mod host;
 mod loading;
+mod restart;
 mod sandbox;
 mod support;
 mod tidy;

@@ -1,0 +1,444 @@
+//! The SMS host end to end over real HTTP on 127.0.0.1, with a fresh SQLite
+//! file per test: webhooks in, plugins, outbox, providers, status callbacks.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use smsdesk::config::{Config, PluginBindingConfig, ProviderConfig, TenantConfig};
+use smsdesk::domain::Role;
+use smsdesk::messaging::signature;
+use smsdesk::server::{self, Server};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const NUMBER: &str = "+15557650100";
+pub const TOKEN: &str = "test-auth-token";
+pub const API_TOKEN: &str = "test-api-token";
+pub const ANA: &str = "+15551234567";
+
+pub fn tenant(provider: ProviderConfig, plugins: Vec<PluginBindingConfig>) -> TenantConfig {
+    TenantConfig {
+        id: "acme".into(),
+        name: "Acme".into(),
+        numbers: vec![NUMBER.into()],
+        messaging_service_sid: None,
+        time_zone: "America/New_York".into(),
+        help_text: None,
+        api_token: Some(API_TOKEN.into()),
+        provider,
+        plugins,
+    }
+}
+
+pub fn first_party_plugins() -> Vec<PluginBindingConfig> {
+    let crm: toml::Table = toml::from_str(
+        r#"[profiles."+15551234567"]
+           id = "cus_1"
+           name = "Ana"
+           attributes = { last-order-id = "1042", order-status = "in transit" }"#,
+    )
+    .unwrap();
+    vec![
+        PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: Some(crm) },
+        PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None },
+        PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+    ]
+}
+
+pub fn log_provider() -> ProviderConfig {
+    ProviderConfig::Log { auth_token: TOKEN.into() }
+}
+
+pub async fn start(dir: &std::path::Path, tenants: Vec<TenantConfig>) -> Server {
+    let config =
+        Config { data_dir: dir.to_path_buf(), bind: "127.0.0.1:0".parse().unwrap(), tenants, ..Config::default() };
+    server::start(config).await.expect("host starts")
+}
+
+pub fn inbound_params(sid: &str, from: &str, body: &str) -> Vec<(String, String)> {
+    [
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("AccountSid", "ACtest"),
+        ("From", from),
+        ("To", NUMBER),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("SmsStatus", "received"),
+        ("ApiVersion", "2010-04-01"),
+        ("FromCountry", "US"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// POST a form signed with `token` for exactly the URL posted to.
+pub async fn post_signed(base: &str, path: &str, params: &[(String, String)], token: &str) -> reqwest::Response {
+    let url = format!("{base}{path}");
+    let sig = signature::sign(token, &url, params);
+    reqwest::Client::new().post(&url).header("X-Twilio-Signature", sig).form(params).send().await.unwrap()
+}
+
+pub async fn text(base: &str, sid: &str, from: &str, body: &str) -> reqwest::Response {
+    post_signed(base, "/webhooks/twilio/sms", &inbound_params(sid, from, body), TOKEN).await
+}
+
+pub async fn api(base: &str, path: &str) -> serde_json::Value {
+    let r = reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(API_TOKEN).send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// The conversation of `contact`, once `ready` says it has what the test waits for.
+pub async fn wait_for(base: &str, contact: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        let list = api(base, "/api/v1/conversations?limit=500").await;
+        if let Some(id) = list["conversations"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["contact"] == contact))
+            .and_then(|c| c["id"].as_i64())
+        {
+            last = api(base, &format!("/api/v1/conversations/{id}")).await;
+            if ready(&last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting; last state: {last:#}");
+}
+
+pub fn outbound(conv: &serde_json::Value) -> Vec<serde_json::Value> {
+    conv["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").cloned().collect()
+}
+
+#[tokio::test]
+async fn a_signed_webhook_gets_a_reply_through_the_log_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+
+    let r = text(&base, "SM0001", ANA, "Where is my order? Tracking hasn't moved").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/xml");
+    assert_eq!(r.text().await.unwrap(), "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>");
+
+    let conv = wait_for(&base, ANA, |c| outbound(c).iter().any(|m| m["status"] == "delivered")).await;
+    let reply = &outbound(&conv)[0];
+    assert_eq!(reply["body"], "Hi Ana! Your order #1042 is in transit. Track it here: https://example.com/track");
+    assert_eq!(reply["encoding"], "GSM-7");
+    assert_eq!(reply["segments"], 1);
+    assert_eq!(reply["author"], "bot");
+    assert_eq!(conv["owner"], "bot");
+    assert_eq!(conv["tags"], serde_json::json!(["order-status"]));
+    assert_eq!(conv["intents"][0]["label"], "order-status");
+    assert_eq!(conv["profile"]["name"], "Ana");
+    let roles: Vec<&str> = conv["traces"].as_array().unwrap().iter().map(|t| t["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["crm", "classifier", "responder"]);
+    assert!(conv["traces"].as_array().unwrap().iter().all(|t| t["outcome"] == "ok"));
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_signature_gets_403_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    let params = inbound_params("SMbad", ANA, "hello");
+    // Signed with the wrong token, signed for another URL, tampered, and unsigned.
+    assert_eq!(post_signed(&base, "/webhooks/twilio/sms", &params, "wrong").await.status(), 403);
+    let sig = signature::sign(TOKEN, "https://elsewhere.example/webhooks/twilio/sms", &params);
+    let r = reqwest::Client::new()
+        .post(format!("{base}/webhooks/twilio/sms"))
+        .header("X-Twilio-Signature", sig)
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let url = format!("{base}/webhooks/twilio/sms");
+    let sig = signature::sign(TOKEN, &url, &params);
+    let mut tampered = params.clone();
+    tampered[5].1 = "hello there".into();
+    let r = reqwest::Client::new().post(&url).header("X-Twilio-Signature", sig).form(&tampered).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = reqwest::Client::new().post(&url).form(&params).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(api(&base, "/api/v1/conversations").await["conversations"], serde_json::json!([]));
+    assert_eq!(host.store.pending_jobs().await.unwrap(), 0);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retried_webhook_is_stored_once_and_answered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    for _ in 0..3 {
+        assert_eq!(text(&base, "SMretry", ANA, "What are your hours?").await.status(), 200);
+    }
+    let conv = wait_for(&base, ANA, |c| outbound(c).iter().any(|m| m["status"] == "delivered")).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
+    let inbound = conv["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "inbound").count();
+    assert_eq!(inbound, 1);
+    assert_eq!(outbound(&conv).len(), 1);
+    assert_eq!(conv["status"], "resolved");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn card_numbers_never_reach_storage_or_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    let r = text(&base, "SMcard", ANA, "my payment failed, card 4111 1111 1111 1111 exp 12/29").await;
+    assert_eq!(r.status(), 200);
+    let conv = wait_for(&base, ANA, |c| c["owner"] == "human").await;
+    let stored = conv["messages"][0]["body"].as_str().unwrap();
+    assert_eq!(stored, "my payment failed, card ****1111 exp 12/29");
+    // The billing intent was still found from the redacted text.
+    assert_eq!(conv["handoff_team"], "billing");
+    host.shutdown().await;
+    // Nothing of the number is anywhere in the database files (main file and WAL).
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            for needle in ["4111 1111 1111 1111", "4111111111111111", "1111 1111 1111"] {
+                assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {path:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_that_traps_hands_the_conversation_to_a_human() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = vec![
+        PluginBindingConfig {
+            role: Role::Classifier,
+            plugin: smsdesk_artifacts::test_guests::TRAPPER.path.into(),
+            config: None,
+        },
+        PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+    ];
+    let host = start(dir.path(), vec![tenant(log_provider(), plugins)]).await;
+    let base = format!("http://{}", host.addr);
+    assert_eq!(text(&base, "SMtrap", ANA, "trap").await.status(), 200);
+    let conv = wait_for(&base, ANA, |c| c["owner"] == "human").await;
+    let reason = conv["handoff_reason"].as_str().unwrap();
+    assert!(reason.contains("plugin `trapper` (classifier): trap"), "{reason}");
+    assert!(outbound(&conv).is_empty(), "no bot reply after a failure");
+    let trace = &conv["traces"][0];
+    assert_eq!((trace["plugin"].as_str(), trace["outcome"].as_str()), (Some("trapper"), Some("error")));
+    assert_eq!(trace["error_kind"], "trap");
+    // The message is kept, and the next message is not answered by bots.
+    assert_eq!(conv["messages"][0]["body"], "trap");
+    assert_eq!(text(&base, "SMtrap2", ANA, "hello?").await.status(), 200);
+    let conv = wait_for(&base, ANA, |c| c["messages"].as_array().unwrap().len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
+    assert!(outbound(&conv).is_empty());
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_unknown_requests_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    let client = reqwest::Client::new();
+    let url = format!("{base}/webhooks/twilio/sms");
+
+    // Missing MessageSid, signed correctly.
+    let mut params = inbound_params("SMx", ANA, "hi");
+    params.retain(|(k, _)| k != "MessageSid");
+    let r = post_signed(&base, "/webhooks/twilio/sms", &params, TOKEN).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("missing `MessageSid`"));
+    // A From that is not a phone number.
+    let r = post_signed(&base, "/webhooks/twilio/sms", &inbound_params("SMy", "hello", "hi"), TOKEN).await;
+    assert_eq!(r.status(), 400);
+    // JSON instead of a form.
+    let r = client.post(&url).json(&serde_json::json!({"Body": "hi"})).send().await.unwrap();
+    assert_eq!(r.status(), 415);
+    // Not UTF-8.
+    let r = client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![0xff, 0xfe, 0x3d])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Too large.
+    let big = "x".repeat(100 * 1024);
+    let r = client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("Body={big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // A number no tenant owns.
+    let mut params = inbound_params("SMz", ANA, "hi");
+    params[4].1 = "+15550009999".into();
+    assert_eq!(post_signed(&base, "/webhooks/twilio/sms", &params, TOKEN).await.status(), 404);
+    // The read API needs the tenant's token and stays inside the tenant.
+    let r = client.get(format!("{base}/api/v1/conversations")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client.get(format!("{base}/api/v1/conversations")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client.get(format!("{base}/api/v1/conversations/999")).bearer_auth(API_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client.get(format!("{base}/api/v1/conversations/abc")).bearer_auth(API_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(host.store.pending_jobs().await.unwrap(), 0);
+    host.shutdown().await;
+}
+
+/// A form as received: every parameter in order.
+pub type FormFields = Vec<(String, String)>;
+
+/// A local server that speaks Twilio's Messages API wire format.
+#[derive(Clone, Default)]
+pub struct FakeTwilio {
+    /// Forms received, in order.
+    pub received: Arc<Mutex<Vec<FormFields>>>,
+    /// Responses to give, in order (status, JSON); after they run out: 201 queued.
+    pub script: Arc<Mutex<Vec<(u16, serde_json::Value)>>>,
+}
+
+async fn fake_messages(
+    State(fake): State<FakeTwilio>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, axum::Json<serde_json::Value>) {
+    use base64::Engine as _;
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{account}:{TOKEN}")));
+    if account != "ACtest" || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"code": 20003, "message": "Authenticate"})));
+    }
+    let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let n = {
+        let mut received = fake.received.lock().unwrap();
+        received.push(form);
+        received.len()
+    };
+    let scripted = {
+        let mut script = fake.script.lock().unwrap();
+        if script.is_empty() { None } else { Some(script.remove(0)) }
+    };
+    match scripted {
+        Some((status, json)) => (StatusCode::from_u16(status).unwrap(), axum::Json(json)),
+        None => (
+            StatusCode::CREATED,
+            axum::Json(serde_json::json!({"sid": format!("SMfake{n:04}"), "status": "queued", "num_segments": "1"})),
+        ),
+    }
+}
+
+impl FakeTwilio {
+    pub async fn start(&self) -> String {
+        let app = axum::Router::new()
+            .route("/2010-04-01/Accounts/{account}/Messages.json", post(fake_messages))
+            .with_state(self.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+}
+
+fn twilio(base_url: String) -> ProviderConfig {
+    ProviderConfig::Twilio { account_sid: "ACtest".into(), auth_token: TOKEN.into(), base_url }
+}
+
+fn status_params(sid: &str, status: &str, error: Option<&str>) -> Vec<(String, String)> {
+    let mut p = vec![
+        ("MessageSid".to_string(), sid.to_string()),
+        ("MessageStatus".to_string(), status.to_string()),
+        ("AccountSid".to_string(), "ACtest".to_string()),
+        ("From".to_string(), NUMBER.to_string()),
+        ("To".to_string(), ANA.to_string()),
+    ];
+    if let Some(code) = error {
+        p.push(("ErrorCode".to_string(), code.to_string()));
+    }
+    p
+}
+
+#[tokio::test]
+async fn replies_go_out_through_twilio_and_statuses_only_move_forward() {
+    let fake = FakeTwilio::default();
+    // The first attempt hits a rate limit and the second a server error: both are retried.
+    fake.script.lock().unwrap().extend([
+        (429, serde_json::json!({"code": 20429, "message": "Too Many Requests", "status": 429})),
+        (503, serde_json::json!({"message": "unavailable"})),
+    ]);
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(twilio(api_base), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+
+    assert_eq!(text(&base, "SMtw1", ANA, "where is my order").await.status(), 200);
+    let conv = wait_for(&base, ANA, |c| outbound(c).iter().any(|m| m["provider_sid"].is_string())).await;
+    let reply = &outbound(&conv)[0];
+    assert_eq!(reply["status"], "queued");
+    let sid = reply["provider_sid"].as_str().unwrap().to_string();
+    {
+        let received = fake.received.lock().unwrap();
+        assert_eq!(received.len(), 3, "two transient failures, then accepted");
+        let form = &received[2];
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("To"), Some(ANA));
+        assert_eq!(get("From"), Some(NUMBER));
+        assert!(get("Body").unwrap().starts_with("Hi Ana!"));
+        assert_eq!(get("StatusCallback"), Some(format!("{base}/webhooks/twilio/status").as_str()));
+    }
+
+    // Status callbacks, out of order: delivered arrives before sent.
+    let cb = "/webhooks/twilio/status";
+    for status in ["delivered", "sent", "queued"] {
+        let r = post_signed(&base, cb, &status_params(&sid, status, None), TOKEN).await;
+        assert_eq!(r.status(), 204, "{status}");
+    }
+    let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
+    assert_eq!(outbound(&conv)[0]["status"], "delivered", "never back from delivered");
+    // Unsigned callbacks are refused.
+    let r = reqwest::Client::new()
+        .post(format!("{base}{cb}"))
+        .form(&status_params(&sid, "failed", Some("30003")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn permanent_provider_errors_fail_once_with_the_error_code() {
+    let fake = FakeTwilio::default();
+    fake.script.lock().unwrap().push((
+        400,
+        serde_json::json!({"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}),
+    ));
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(twilio(api_base), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    assert_eq!(text(&base, "SMperm", ANA, "what are your hours").await.status(), 200);
+    let conv = wait_for(&base, ANA, |c| outbound(c).iter().any(|m| m["status"] == "failed")).await;
+    assert_eq!(outbound(&conv)[0]["error_code"], "21211");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(fake.received.lock().unwrap().len(), 1, "a permanent error is not retried");
+    assert_eq!(host.store.outbox_counts().await.unwrap(), (0, 0, 1));
+    host.shutdown().await;
+}
