@@ -252,3 +252,63 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/smsdesk.toml")
+    }
+
+    #[test]
+    fn the_example_configuration_loads() {
+        let config = Config::load(Some(&example())).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.tenants.len(), 1);
+        let t = &config.tenants[0];
+        assert_eq!(t.plugins.len(), 3);
+        assert_eq!(t.plugins[0].role, Role::Crm);
+        assert_eq!(t.provider.webhook_token(), "change-me-webhook-token");
+        assert!(config.database_url().ends_with("smsdesk-data/smsdesk.db"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = Config::load(Some(&example())).unwrap();
+        let env = |k: &str| match k {
+            "SMSDESK_BIND" => Some("127.0.0.1:9999".to_string()),
+            "SMSDESK_DURABILITY" => Some("full".to_string()),
+            "SMSDESK_DATA_DIR" => Some("/var/lib/smsdesk".to_string()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert_eq!(config.bind.port(), 9999);
+        assert_eq!(config.durability, Durability::Full);
+        assert_eq!(config.database_url(), "sqlite:///var/lib/smsdesk/smsdesk.db");
+        let bad = |k: &str| (k == "SMSDESK_DURABILITY").then(|| "sometimes".to_string());
+        assert!(config.apply_env(bad).unwrap_err().contains("normal or full"));
+    }
+
+    #[test]
+    fn mistakes_are_reported_clearly() {
+        let base = std::fs::read_to_string(example()).unwrap();
+        let cases = [
+            (base.replace("America/New_York", "Mars/Olympus"), "unknown time zone `Mars/Olympus`"),
+            (base.replace("\"+15557650100\"", "\"5557650100\""), "not an E.164 number"),
+            (base.replace("id = \"outfitters\"", "id = \"Outfitters!\""), "tenant id `Outfitters!`"),
+            (base.replace("pipeline_workers = 2", "pipeline_workers = 0"), "at least 1"),
+            (base.replace("durability = \"normal\"", "durability = \"maybe\""), "unknown variant `maybe`"),
+            (format!("{base}\nunknown_key = 1\n"), "unknown field `unknown_key`"),
+        ];
+        let dir = std::env::temp_dir().join(format!("smsdesk-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, (text, expected)) in cases.iter().enumerate() {
+            let path = dir.join(format!("c{i}.toml"));
+            std::fs::write(&path, text).unwrap();
+            let err = Config::load(Some(&path)).unwrap_err();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -158,3 +158,31 @@ fn sms_segments_prints_encoding_segments_and_units() {
     let out = smsdesk(&["sms", "segments", &text]);
     assert_eq!(stdout(&out).trim(), r#"{"encoding":"UCS-2","segments":2,"units":71}"#);
 }
+
+#[tokio::test]
+async fn chat_texts_the_host_and_prints_the_replies() {
+    use crate::host::{ANA, API_TOKEN, TOKEN, first_party_plugins, log_provider, start, tenant};
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let server = format!("http://{}", host.addr);
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["chat", "--server", &server, "--from", ANA, "--to", crate::host::NUMBER])
+            .args(["--auth-token", TOKEN, "--api-token", API_TOKEN])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"Where is my order?\nI want to talk to a person\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(text.contains("bot> Hi Ana! Your order #1042 is in transit."), "{text}");
+    assert!(text.contains("(handed to a human: Customer asked for a person)"), "{text}");
+    host.shutdown().await;
+}

@@ -1,0 +1,264 @@
+//! Load on the whole host over real HTTP on 127.0.0.1, SQLite on disk.
+//!
+//! For each durability setting: (1) throughput — N signed inbound webhooks
+//! posted by C concurrent clients; the figure is messages per second until
+//! every message is fully processed (its reply queued in the outbox); (2)
+//! latency — webhooks posted open-loop at a fixed rate, p50/p99 of the
+//! webhook's response time. In the same run, a bare axum handler that parses
+//! the same form and answers the same TwiML is measured the same way: the
+//! ceiling of this machine and client.
+//!
+//! Run: `cargo bench -p smsdesk --bench webhook_load` (options after `--`:
+//! `--messages N --concurrency C --rate R --seconds S`).
+
+use smsdesk::config::{Config, Durability, PluginBindingConfig, ProviderConfig, TenantConfig};
+use smsdesk::domain::Role;
+use smsdesk::messaging::signature;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const NUMBER: &str = "+15557650100";
+const TOKEN: &str = "bench-token";
+const TEXTS: [&str; 4] =
+    ["Where is my order? Tracking hasn't moved", "What are your hours?", "I want a refund", "hello there"];
+
+struct Options {
+    messages: usize,
+    concurrency: usize,
+    rate: u64,
+    seconds: u64,
+}
+
+fn options() -> Options {
+    let mut o = Options { messages: 5000, concurrency: 32, rate: 500, seconds: 10 };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = || args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match args[i].as_str() {
+            "--messages" => o.messages = value().expect("--messages N") as usize,
+            "--concurrency" => o.concurrency = value().expect("--concurrency C") as usize,
+            "--rate" => o.rate = value().expect("--rate R"),
+            "--seconds" => o.seconds = value().expect("--seconds S"),
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+/// A pre-signed webhook request (signing is not part of what is measured).
+#[derive(Clone)]
+struct Request {
+    body: String,
+    signature: String,
+}
+
+fn requests(url: &str, prefix: &str, n: usize) -> Vec<Request> {
+    (0..n)
+        .map(|i| {
+            let sid = format!("SM{prefix}{i:010}");
+            let from = format!("+1555{:07}", i % 1000);
+            let params: Vec<(String, String)> = [
+                ("MessageSid", sid.as_str()),
+                ("AccountSid", "ACbench"),
+                ("From", from.as_str()),
+                ("To", NUMBER),
+                ("Body", TEXTS[i % TEXTS.len()]),
+                ("NumMedia", "0"),
+                ("SmsStatus", "received"),
+                ("ApiVersion", "2010-04-01"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let signature = signature::sign(TOKEN, url, &params);
+            let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+            Request { body, signature }
+        })
+        .collect()
+}
+
+async fn post(client: &reqwest::Client, url: &str, r: &Request) -> Duration {
+    let started = Instant::now();
+    let response = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("X-Twilio-Signature", &r.signature)
+        .body(r.body.clone())
+        .send()
+        .await
+        .expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    let _ = response.bytes().await;
+    started.elapsed()
+}
+
+/// Post all requests with `concurrency` clients; returns when all were acknowledged.
+async fn burst(url: &str, reqs: Vec<Request>, concurrency: usize) {
+    let client = reqwest::Client::new();
+    let queue = Arc::new(std::sync::Mutex::new(reqs));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, queue, url) = (client.clone(), queue.clone(), url.to_string());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().unwrap().pop();
+                let Some(r) = next else { break };
+                post(&client, &url, &r).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Post at a fixed rate (open loop) and return sorted latencies.
+async fn fixed_rate(url: &str, reqs: Vec<Request>, rate: u64) -> Vec<Duration> {
+    let client = reqwest::Client::new();
+    let interval = Duration::from_nanos(1_000_000_000 / rate);
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(reqs.len());
+    for (i, r) in reqs.into_iter().enumerate() {
+        tokio::time::sleep_until(start + interval * i as u32).await;
+        let (client, url) = (client.clone(), url.to_string());
+        tasks.push(tokio::spawn(async move { post(&client, &url, &r).await }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        latencies.push(t.await.unwrap());
+    }
+    latencies.sort();
+    latencies
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn tenant() -> TenantConfig {
+    TenantConfig {
+        id: "bench".into(),
+        name: "Bench".into(),
+        numbers: vec![NUMBER.into()],
+        messaging_service_sid: None,
+        time_zone: "America/New_York".into(),
+        help_text: None,
+        api_token: None,
+        provider: ProviderConfig::Log { auth_token: TOKEN.into() },
+        plugins: vec![
+            PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: None },
+            PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None },
+            PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+        ],
+    }
+}
+
+async fn smsdesk_run(o: &Options, durability: Durability) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        durability,
+        tenants: vec![tenant()],
+        ..Config::default()
+    };
+    let server = smsdesk::server::start(config).await.unwrap();
+    let url = format!("http://{}/webhooks/twilio/sms", server.addr);
+
+    // Warm up (plugin cache, connections, SQLite pages).
+    burst(&url, requests(&url, "warm", 200), o.concurrency).await;
+    wait_processed(&server).await;
+
+    let reqs = requests(&url, "load", o.messages);
+    let started = Instant::now();
+    burst(&url, reqs, o.concurrency).await;
+    let acked = started.elapsed();
+    wait_processed(&server).await;
+    let processed = started.elapsed();
+    let per_sec = o.messages as f64 / processed.as_secs_f64();
+    println!(
+        "smsdesk ({durability:?}): {} messages, {} clients: acknowledged in {:.2} s, all replies queued after {:.2} s = {:.0} messages/s fully processed",
+        o.messages,
+        o.concurrency,
+        acked.as_secs_f64(),
+        processed.as_secs_f64(),
+        per_sec
+    );
+
+    let n = (o.rate * o.seconds) as usize;
+    let lat = fixed_rate(&url, requests(&url, "rate", n), o.rate).await;
+    println!(
+        "smsdesk ({durability:?}): {} webhooks at {}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        n,
+        o.rate,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+    wait_processed(&server).await;
+    server.shutdown().await;
+}
+
+/// Wait until every stored message has been processed: all jobs done (each
+/// reply, if the responder chose one, is then in the outbox).
+async fn wait_processed(server: &smsdesk::server::Server) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while server.store.pending_jobs().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "processing did not finish");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn bare_axum_run(o: &Options) {
+    use axum::routing::post as route_post;
+    async fn handler(body: axum::body::Bytes) -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+        let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+        assert!(form.iter().any(|(k, _)| k == "MessageSid"));
+        (
+            [(axum::http::header::CONTENT_TYPE, "text/xml")],
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>",
+        )
+    }
+    let app = axum::Router::new().route("/webhooks/twilio/sms", route_post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = format!("http://{addr}/webhooks/twilio/sms");
+    burst(&url, requests(&url, "warm", 200), o.concurrency).await;
+    let started = Instant::now();
+    burst(&url, requests(&url, "load", o.messages), o.concurrency).await;
+    let took = started.elapsed();
+    println!(
+        "bare axum: {} messages, {} clients: {:.2} s = {:.0} requests/s",
+        o.messages,
+        o.concurrency,
+        took.as_secs_f64(),
+        o.messages as f64 / took.as_secs_f64()
+    );
+    let n = (o.rate * o.seconds) as usize;
+    let lat = fixed_rate(&url, requests(&url, "rate", n), o.rate).await;
+    println!(
+        "bare axum: {} requests at {}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        n,
+        o.rate,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+}
+
+fn main() {
+    let o = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        bare_axum_run(&o).await;
+        smsdesk_run(&o, Durability::Normal).await;
+        smsdesk_run(&o, Durability::Full).await;
+    });
+}
