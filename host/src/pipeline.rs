@@ -188,8 +188,7 @@ impl Pipeline {
                 let conversation = flow.conversation.as_ref().expect("identified");
                 if conversation.owner == "human" {
                     // A person is handling it: no plugin sees or answers the message.
-                    self.store.insert_traces(&flow.traces).await.map_err(err)?;
-                    self.store.finish_job(flow.job.id).await.map_err(err)?;
+                    self.store.finish_job(flow.job.id, &flow.traces).await.map_err(err)?;
                     return Ok(Next::Done);
                 }
                 Ok(Next::Continue)
@@ -260,8 +259,6 @@ impl Pipeline {
                         segments: info.segments,
                     }
                 });
-                self.store.insert_traces(&flow.traces).await.map_err(err)?;
-                flow.traces.clear();
                 let queued_reply = reply.is_some();
                 let outcome = Outcome {
                     job_id: flow.job.id,
@@ -270,6 +267,7 @@ impl Pipeline {
                     intents: flow.intents.clone(),
                     decision,
                     reply,
+                    traces: std::mem::take(&mut flow.traces),
                 };
                 self.store.apply_outcome(&outcome).await.map_err(err)?;
                 if queued_reply {

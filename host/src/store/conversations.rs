@@ -119,6 +119,8 @@ pub struct Outcome {
     pub decision: Decision,
     /// A reply to queue, with the sender and recipient.
     pub reply: Option<super::NewOutbound>,
+    /// Plugin calls made for the message.
+    pub traces: Vec<super::NewTrace>,
 }
 
 fn message_row(r: &SqliteRow) -> MessageRow {
@@ -264,6 +266,7 @@ impl Store {
         if let Some(reply) = &outcome.reply {
             Self::enqueue_in(&mut tx, reply, now).await?;
         }
+        Self::insert_traces_in(&mut tx, &outcome.traces, now).await?;
         let row = sqlx::query("SELECT tags FROM conversations WHERE id = $1")
             .bind(outcome.conversation_id)
             .fetch_one(&mut *tx)
@@ -310,13 +313,18 @@ impl Store {
         Ok(())
     }
 
-    /// Mark a job done without other changes (for example: a human owns the conversation).
-    pub async fn finish_job(&self, job_id: i64) -> StoreResult<()> {
+    /// Mark a job done, recording its plugin calls, without other changes
+    /// (for example: a human owns the conversation).
+    pub async fn finish_job(&self, job_id: i64, traces: &[super::NewTrace]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        Self::insert_traces_in(&mut tx, traces, now).await?;
         sqlx::query("UPDATE jobs SET status = 'done', updated_at = $1 WHERE id = $2")
-            .bind(now_ms())
+            .bind(now)
             .bind(job_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

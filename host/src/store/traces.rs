@@ -1,6 +1,7 @@
 //! Plugin call traces: which plugin ran for which message, how long, how it ended.
 
-use super::{Store, StoreResult, now_ms};
+use super::{Store, StoreResult};
+use sqlx::{Sqlite, Transaction};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -51,13 +52,11 @@ pub struct TraceRow {
 }
 
 impl Store {
-    /// Record plugin calls.
-    pub async fn insert_traces(&self, traces: &[NewTrace]) -> StoreResult<()> {
-        if traces.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        let now = now_ms();
+    pub(super) async fn insert_traces_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        traces: &[NewTrace],
+        now: i64,
+    ) -> StoreResult<()> {
         for t in traces {
             sqlx::query(
                 "INSERT INTO plugin_traces (tenant_id, message_id, conversation_id, plugin, version, role,
@@ -75,10 +74,9 @@ impl Store {
             .bind(t.error_kind)
             .bind(&t.detail)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
