@@ -39,10 +39,14 @@ pub enum StoreError {
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The database.
+/// The database. SQLite allows one writer at a time, so every write goes
+/// through a single connection (writers queue in the pool, asynchronously,
+/// instead of sleeping in SQLite's busy handler); reads use their own pool
+/// and, in WAL mode, never wait for the writer.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: Pool<Sqlite>,
+    writer: Pool<Sqlite>,
+    reader: Pool<Sqlite>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -63,8 +67,9 @@ impl Store {
             .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        Ok(Store { writer, reader })
     }
 }

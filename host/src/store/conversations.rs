@@ -149,7 +149,7 @@ impl Store {
             "SELECT id, tenant_id, from_number, to_number, body, media_urls, created_at FROM messages WHERE id = $1",
         )
         .bind(message_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reader)
         .await?;
         Ok(InboundRow {
             id: r.get(0),
@@ -164,7 +164,7 @@ impl Store {
 
     /// Find or create the contact and its open conversation, and file the message in it.
     pub async fn identify(&self, message: &InboundRow) -> StoreResult<ConversationRow> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         let contact = sqlx::query(
             "INSERT INTO contacts (tenant_id, phone, created_at) VALUES ($1, $2, $3)
@@ -226,7 +226,7 @@ impl Store {
             .bind(profile_json)
             .bind(now_ms())
             .bind(contact_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -240,7 +240,7 @@ impl Store {
         .bind(conversation_id)
         .bind(message_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let mut turns: Vec<Turn> = rows
             .iter()
@@ -261,7 +261,7 @@ impl Store {
     /// Apply a pipeline outcome: queue the reply (once per idempotency key),
     /// update the conversation, and mark the job done — all or nothing.
     pub async fn apply_outcome(&self, outcome: &Outcome) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         if let Some(reply) = &outcome.reply {
             Self::enqueue_in(&mut tx, reply, now).await?;
@@ -316,7 +316,7 @@ impl Store {
     /// Mark a job done, recording its plugin calls, without other changes
     /// (for example: a human owns the conversation).
     pub async fn finish_job(&self, job_id: i64, traces: &[super::NewTrace]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         Self::insert_traces_in(&mut tx, traces, now).await?;
         sqlx::query("UPDATE jobs SET status = 'done', updated_at = $1 WHERE id = $2")
@@ -344,7 +344,7 @@ impl Store {
         .bind(tenant_id)
         .bind(only)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -354,7 +354,7 @@ impl Store {
                  FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
             )
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
             out.push(ConversationSummary {
                 id,
@@ -383,7 +383,7 @@ impl Store {
             "SELECT k.profile_json FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1",
         )
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reader)
         .await?
         .get::<Option<String>, _>(0)
         .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
@@ -394,7 +394,7 @@ impl Store {
         )
         .bind(id)
         .bind(tenant_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?
         .iter()
         .map(message_row)

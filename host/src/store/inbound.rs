@@ -49,7 +49,7 @@ impl Store {
     /// (group commit). A message whose provider id is already stored is a
     /// duplicate and creates nothing.
     pub async fn insert_inbound_batch(&self, batch: &[NewInbound]) -> StoreResult<Vec<InboundOutcome>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         let mut outcomes = Vec::with_capacity(batch.len());
         for m in batch {
@@ -103,7 +103,7 @@ impl Store {
         )
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(row.map(|r| ClaimedJob { id: r.get(0), message_id: r.get(1), attempts: r.get(2) }))
     }
@@ -116,14 +116,14 @@ impl Store {
             .bind(error)
             .bind(now)
             .bind(job_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
 
     /// Jobs not yet done (for tests and health).
     pub async fn pending_jobs(&self) -> StoreResult<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(&self.pool).await?.get(0))
+        Ok(sqlx::query("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(&self.reader).await?.get(0))
     }
 
     /// Release every lease at start-up. With SQLite one process owns the
@@ -131,11 +131,11 @@ impl Store {
     /// its jobs and sends are taken up again at once instead of after the lease.
     pub async fn release_leases(&self) -> StoreResult<(u64, u64)> {
         let jobs = sqlx::query("UPDATE jobs SET locked_until = 0 WHERE status = 'pending' AND locked_until > 0")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         let sends = sqlx::query("UPDATE outbox SET locked_until = 0 WHERE status = 'pending' AND locked_until > 0")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         Ok((jobs, sends))

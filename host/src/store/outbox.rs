@@ -113,7 +113,7 @@ impl Store {
 
     /// Queue a message; `false` if its idempotency key was queued before.
     pub async fn enqueue(&self, m: &NewOutbound) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let queued = Self::enqueue_in(&mut tx, m, now_ms()).await?;
         tx.commit().await?;
         Ok(queued)
@@ -130,13 +130,13 @@ impl Store {
         )
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         let Some(r) = row else { return Ok(None) };
         let message_id: i64 = r.get(1);
         let m = sqlx::query("SELECT from_number, to_number, body FROM messages WHERE id = $1")
             .bind(message_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await?;
         Ok(Some(ClaimedSend {
             id: r.get(0),
@@ -152,7 +152,7 @@ impl Store {
 
     /// The provider accepted the message.
     pub async fn mark_sent(&self, send: &ClaimedSend, provider_sid: &str, status: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         sqlx::query("UPDATE outbox SET status = 'sent', updated_at = $1 WHERE id = $2")
             .bind(now)
@@ -188,14 +188,14 @@ impl Store {
         .bind(error)
         .bind(now)
         .bind(send.id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
 
     /// A permanent failure: never retried; the error code is kept on the message.
     pub async fn fail_send(&self, send: &ClaimedSend, code: Option<&str>, error: &str) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3")
             .bind(error)
@@ -228,7 +228,7 @@ impl Store {
         .bind(error_code)
         .bind(now_ms())
         .bind(provider_sid)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -239,7 +239,7 @@ impl Store {
             "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'sent'), 0),
                     COALESCE(SUM(status = 'failed'), 0) FROM outbox",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reader)
         .await?;
         Ok((r.get(0), r.get(1), r.get(2)))
     }

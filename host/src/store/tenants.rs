@@ -6,7 +6,7 @@ use crate::config::TenantConfig;
 impl Store {
     /// Make the stored tenants, numbers and bindings match the configuration.
     pub async fn sync_tenants(&self, tenants: &[TenantConfig]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_ms();
         for t in tenants {
             sqlx::query(

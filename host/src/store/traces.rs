@@ -87,7 +87,7 @@ impl Store {
         )
         .bind(tenant_id)
         .bind(conversation_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         Ok(rows
             .iter()
