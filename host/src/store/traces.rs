@@ -1,9 +1,9 @@
 //! Plugin call traces: which plugin ran for which message, how long, how it ended.
 
 use super::{Store, StoreResult};
-use sqlx::{Sqlite, Transaction};
 use serde::Serialize;
 use sqlx::Row;
+use sqlx::{Sqlite, Transaction};
 
 /// A plugin call to record.
 #[derive(Debug, Clone)]

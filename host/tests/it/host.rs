@@ -442,3 +442,51 @@ async fn permanent_provider_errors_fail_once_with_the_error_code() {
     assert_eq!(host.store.outbox_counts().await.unwrap(), (0, 0, 1));
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn behind_a_proxy_the_public_url_is_signed_and_messaging_services_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = tenant(log_provider(), first_party_plugins());
+    t.messaging_service_sid = Some("MG00000000000000000000000000000001".into());
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        public_base_url: Some("https://sms.example.com".into()),
+        tenants: vec![t],
+        ..Config::default()
+    };
+    let host = server::start(config).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    // Twilio signed the public URL (with and without :443); we are reached on 127.0.0.1.
+    let mut params = inbound_params("SMproxy", ANA, "What are your hours?");
+    // Sent to a pool number the tenant does not list, through its Messaging Service.
+    params[4].1 = "+15550001111".into();
+    params.push(("MessagingServiceSid".into(), "MG00000000000000000000000000000001".into()));
+    for (i, public) in
+        ["https://sms.example.com/webhooks/twilio/sms", "https://sms.example.com:443/webhooks/twilio/sms"]
+            .iter()
+            .enumerate()
+    {
+        params[0].1 = format!("SMproxy{i}");
+        // A different customer each time, so each gets a conversation of their own.
+        params[3].1 = format!("+1555300000{i}");
+        let sig = signature::sign(TOKEN, public, &params);
+        let r = reqwest::Client::new()
+            .post(format!("{base}/webhooks/twilio/sms"))
+            .header("X-Twilio-Signature", sig)
+            .form(&params)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{public}");
+    }
+    // Signing the internal address is now wrong.
+    params[0].1 = "SMproxy9".into();
+    assert_eq!(post_signed(&base, "/webhooks/twilio/sms", &params, TOKEN).await.status(), 403);
+    for customer in ["+15553000000", "+15553000001"] {
+        let conv = wait_for(&base, customer, |c| outbound(c).iter().any(|m| m["status"] == "delivered")).await;
+        assert_eq!(outbound(&conv).len(), 1);
+        assert_eq!(outbound(&conv)[0]["body"], "We're open Mon-Fri 9:00-18:00 and Sat 10:00-16:00.");
+    }
+    host.shutdown().await;
+}
