@@ -199,20 +199,12 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("smsdesk").join("artifacts"))
 }
 
-/// The bytes of a component: a file, or `builtin:NAME` for a first-party plugin.
-fn read_component(file: &Path) -> Result<Vec<u8>> {
-    if let Some(name) = file.to_str().and_then(|f| f.strip_prefix("builtin:")) {
-        let builtin = smsdesk_artifacts::first_party::ALL.iter().find(|g| g.name == name).with_context(|| {
-            let names: Vec<&str> = smsdesk_artifacts::first_party::ALL.iter().map(|g| g.name).collect();
-            format!("no built-in plugin `{name}` (built-ins: {})", names.join(", "))
-        })?;
-        return Ok(builtin.bytes.to_vec());
-    }
-    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
-}
-
 async fn load_file(file: &Path) -> Result<LoadedPlugin> {
-    let bytes = read_component(file)?;
+    let bytes = file
+        .to_str()
+        .filter(|f| f.starts_with("builtin:"))
+        .map(crate::pipeline::bindings::read_source)
+        .unwrap_or_else(|| std::fs::read(file).with_context(|| format!("cannot read {}", file.display())))?;
     let runtime =
         Runtime::new(RuntimeConfig { cache_dir: default_cache_dir(), max_instances: 16, ..Default::default() })?;
     let label = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");

@@ -169,14 +169,18 @@ pub async fn chat(o: ChatOptions) -> Result<()> {
 
 async fn conversation(client: &reqwest::Client, o: &ChatOptions) -> Result<Option<serde_json::Value>> {
     let base = o.server.trim_end_matches('/');
-    let list: serde_json::Value = client
-        .get(format!("{base}/api/v1/conversations?limit=500"))
-        .bearer_auth(&o.api_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let get = |path: String| async move {
+        let value: serde_json::Value = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&o.api_token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        anyhow::Ok(value)
+    };
+    let list = get("/api/v1/conversations?limit=500".to_string()).await?;
     let Some(id) = list["conversations"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["contact"] == o.from.as_str()))
@@ -184,13 +188,5 @@ async fn conversation(client: &reqwest::Client, o: &ChatOptions) -> Result<Optio
     else {
         return Ok(None);
     };
-    let detail = client
-        .get(format!("{base}/api/v1/conversations/{id}"))
-        .bearer_auth(&o.api_token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(Some(detail))
+    Ok(Some(get(format!("/api/v1/conversations/{id}")).await?))
 }

@@ -10,10 +10,12 @@ use super::error::ApiError;
 use crate::domain::E164;
 use crate::messaging::{redact, segments, signature};
 use crate::store::{InboundOutcome, NewInbound};
+use crate::tenants::Tenant;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 const EMPTY_TWIML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
 
@@ -54,16 +56,28 @@ fn signed_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> S
     format!("{scheme}://{host}{path}")
 }
 
-fn check_signature(
+/// The tenant that owns `number` (or the form's Messaging Service), once the
+/// request's signature verifies with that tenant's token.
+fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
-    token: &str,
     form: &Form,
-) -> Result<(), ApiError> {
+    number: &str,
+) -> Result<Arc<Tenant>, ApiError> {
+    let service = form.get("MessagingServiceSid").filter(|s| !s.is_empty());
+    let tenant = state
+        .tenants
+        .for_recipient(number, service)
+        .ok_or_else(|| ApiError::NotFound(format!("no tenant owns {number}")))?
+        .clone();
     let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).ok_or(ApiError::BadSignature)?;
     let url = signed_url(state, headers, uri);
-    if signature::verify(token, &url, &form.0, given) { Ok(()) } else { Err(ApiError::BadSignature) }
+    if signature::verify(tenant.config.provider.webhook_token(), &url, &form.0, given) {
+        Ok(tenant)
+    } else {
+        Err(ApiError::BadSignature)
+    }
 }
 
 /// `POST /webhooks/twilio/sms`
@@ -75,13 +89,7 @@ pub async fn inbound_sms(
 ) -> Result<Response, ApiError> {
     let form = Form::parse(&headers, &body)?;
     let to = form.require("To")?;
-    let service = form.get("MessagingServiceSid").filter(|s| !s.is_empty());
-    let tenant = state
-        .tenants
-        .for_recipient(to, service)
-        .ok_or_else(|| ApiError::NotFound(format!("no tenant owns {to}")))?
-        .clone();
-    check_signature(&state, &headers, &uri, tenant.config.provider.webhook_token(), &form)?;
+    let tenant = authenticate(&state, &headers, &uri, &form, to)?;
 
     let sid = form.require("MessageSid")?;
     if sid.len() > 64 {
@@ -126,14 +134,7 @@ pub async fn status_callback(
 ) -> Result<Response, ApiError> {
     let form = Form::parse(&headers, &body)?;
     // Status callbacks come from the tenant's number (or Messaging Service).
-    let from = form.get("From").unwrap_or("");
-    let service = form.get("MessagingServiceSid").filter(|s| !s.is_empty());
-    let tenant = state
-        .tenants
-        .for_recipient(from, service)
-        .ok_or_else(|| ApiError::NotFound(format!("no tenant owns {from}")))?
-        .clone();
-    check_signature(&state, &headers, &uri, tenant.config.provider.webhook_token(), &form)?;
+    authenticate(&state, &headers, &uri, &form, form.get("From").unwrap_or(""))?;
     let sid = form.get("MessageSid").or(form.get("SmsSid")).filter(|s| !s.is_empty());
     let sid = sid.ok_or_else(|| ApiError::BadRequest("missing `MessageSid`".into()))?;
     let status = form.get("MessageStatus").or(form.get("SmsStatus")).unwrap_or("");
