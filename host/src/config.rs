@@ -27,10 +27,12 @@ pub struct Config {
     /// signature checks behind a proxy. Default: the request's own Host header.
     #[serde(default)]
     pub public_base_url: Option<String>,
-    /// Pipeline workers.
+    /// Pipeline workers. Each claims a batch of jobs and writes the batch's
+    /// outcomes in one transaction; with SQLite's single writer one worker is
+    /// fastest (measured in BENCHMARKS.md).
     #[serde(default = "default_workers")]
     pub pipeline_workers: usize,
-    /// Outbox workers.
+    /// Outbox workers; each sends a batch concurrently.
     #[serde(default = "default_workers")]
     pub outbox_workers: usize,
     /// How long a CRM profile is cached per contact, in seconds.
@@ -132,7 +134,7 @@ fn default_bind() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 fn default_workers() -> usize {
-    2
+    1
 }
 fn default_profile_ttl() -> u64 {
     600
@@ -297,7 +299,7 @@ mod tests {
             (base.replace("America/New_York", "Mars/Olympus"), "unknown time zone `Mars/Olympus`"),
             (base.replace("\"+15557650100\"", "\"5557650100\""), "not an E.164 number"),
             (base.replace("id = \"outfitters\"", "id = \"Outfitters!\""), "tenant id `Outfitters!`"),
-            (base.replace("pipeline_workers = 2", "pipeline_workers = 0"), "at least 1"),
+            (base.replace("pipeline_workers = 1", "pipeline_workers = 0"), "at least 1"),
             (base.replace("durability = \"normal\"", "durability = \"maybe\""), "unknown variant `maybe`"),
             (format!("{base}\nunknown_key = 1\n"), "unknown field `unknown_key`"),
         ];

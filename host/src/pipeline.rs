@@ -3,9 +3,10 @@
 //!
 //! [`STAGES`] is the order: consent first (the slot where STOP/START/HELP will
 //! be handled before any plugin runs), then identify, enrich, route, classify,
-//! respond and act. A stage either continues or stops the flow; "act" writes
-//! the reply (once per inbound message, by idempotency key), the conversation
-//! changes and the job's completion in one transaction. A plugin failure of
+//! respond and act. A stage either continues or stops the flow; "act" turns
+//! the decision into an outcome, and a worker writes the outcomes of the jobs
+//! it claimed together — replies (once per inbound message, by idempotency
+//! key), conversation changes, traces and job completion — in one transaction. A plugin failure of
 //! any kind becomes a handoff to a human with the reason — the message is
 //! never dropped. Processing is at-least-once: a worker that dies leaves its
 //! job's lease to expire and another worker redoes it.
@@ -65,6 +66,8 @@ pub struct Pipeline {
 
 /// How long a claimed job stays leased to its worker.
 const JOB_LEASE_MS: i64 = 60_000;
+/// Most jobs a worker claims at once; their outcomes share one transaction.
+const BATCH: i64 = 8;
 
 /// The state carried from stage to stage for one message.
 struct Flow {
@@ -77,6 +80,8 @@ struct Flow {
     intents: Vec<Intent>,
     decision: Option<Decision>,
     traces: Vec<NewTrace>,
+    profile_cache: Option<(i64, String)>,
+    outcome: Option<Outcome>,
 }
 
 enum Next {
@@ -97,15 +102,45 @@ impl Pipeline {
     async fn work(self) {
         loop {
             let notified = self.jobs.notified();
-            match self.store.claim_job(JOB_LEASE_MS).await {
-                Ok(Some(job)) => {
-                    let id = job.id;
-                    if let Err(e) = self.process(job).await {
-                        tracing::error!(job = id, error = %e, "processing failed; will retry");
-                        let _ = self.store.retry_job(id, 1_000, &e).await;
+            match self.store.claim_jobs(JOB_LEASE_MS, BATCH).await {
+                Ok(jobs) if !jobs.is_empty() => {
+                    // Identify the batch in one transaction, run each message
+                    // through the stages, then write every outcome of the batch
+                    // in one transaction.
+                    let identified = match self.identify(&jobs).await {
+                        Ok(identified) => identified,
+                        Err(e) => {
+                            tracing::error!(error = %e, "identifying a batch failed; will retry");
+                            for job in &jobs {
+                                let _ = self.store.retry_job(job.id, 1_000, &e).await;
+                            }
+                            continue;
+                        }
+                    };
+                    let mut outcomes = Vec::with_capacity(jobs.len());
+                    for (job, (message, conversation)) in jobs.into_iter().zip(identified) {
+                        let id = job.id;
+                        match self.process(job, message, conversation).await {
+                            Ok(outcome) => outcomes.push(outcome),
+                            Err(e) => {
+                                tracing::error!(job = id, error = %e, "processing failed; will retry");
+                                let _ = self.store.retry_job(id, 1_000, &e).await;
+                            }
+                        }
+                    }
+                    let replies = outcomes.iter().any(|o| o.reply.is_some());
+                    match self.store.apply_outcomes(&outcomes).await {
+                        Ok(()) if replies => self.outbox.notify_waiters(),
+                        Ok(()) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "recording outcomes failed; will retry");
+                            for o in &outcomes {
+                                let _ = self.store.retry_job(o.job_id, 1_000, &e.to_string()).await;
+                            }
+                        }
                     }
                 }
-                Ok(None) => {
+                Ok(_) => {
                     // Wait for new work, but look again now and then for
                     // leases that expired (a worker or process that died).
                     let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
@@ -118,20 +153,36 @@ impl Pipeline {
         }
     }
 
-    /// Run every stage for one claimed job.
-    pub async fn process(&self, job: ClaimedJob) -> Result<(), String> {
-        let message = self.store.inbound(job.message_id).await.map_err(|e| e.to_string())?;
+    /// Load the claimed messages and find (or open) their conversations.
+    async fn identify(&self, jobs: &[ClaimedJob]) -> Result<Vec<(InboundRow, ConversationRow)>, String> {
+        let mut messages = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            messages.push(self.store.inbound(job.message_id).await.map_err(|e| e.to_string())?);
+        }
+        let conversations = self.store.identify_batch(&messages).await.map_err(|e| e.to_string())?;
+        Ok(messages.into_iter().zip(conversations).collect())
+    }
+
+    /// Run the stages for one identified message; the caller writes the outcome.
+    async fn process(
+        &self,
+        job: ClaimedJob,
+        message: InboundRow,
+        conversation: ConversationRow,
+    ) -> Result<Outcome, String> {
         let plugins = self.bindings.get(&message.tenant_id);
         let mut flow = Flow {
             job,
             message,
             plugins,
-            conversation: None,
+            conversation: Some(conversation),
+            profile_cache: None,
             profile: None,
             history: Vec::new(),
             intents: Vec::new(),
             decision: None,
             traces: Vec::new(),
+            outcome: None,
         };
         for stage in STAGES {
             match self.run(stage, &mut flow).await? {
@@ -139,7 +190,7 @@ impl Pipeline {
                 Next::Done => break,
             }
         }
-        Ok(())
+        flow.outcome.ok_or_else(|| "the pipeline ended without an outcome".to_string())
     }
 
     async fn run(&self, stage: Stage, flow: &mut Flow) -> Result<Next, String> {
@@ -148,10 +199,11 @@ impl Pipeline {
             // The slot for consent: the next milestone handles STOP/START/HELP
             // here, before any plugin can see the message.
             Stage::Consent => Ok(Next::Continue),
+            // The worker identified its batch in one transaction before the
+            // stages ran; what is left is the conversation's history.
             Stage::Identify => {
-                let conversation = self.store.identify(&flow.message).await.map_err(err)?;
+                let conversation = flow.conversation.as_ref().expect("identified");
                 flow.history = self.store.history(conversation.id, flow.message.id, 50).await.map_err(err)?;
-                flow.conversation = Some(conversation);
                 Ok(Next::Continue)
             }
             Stage::Enrich => {
@@ -181,14 +233,24 @@ impl Pipeline {
                     }
                 }
                 let json = serde_json::to_string(&flow.profile).unwrap_or_else(|_| "null".into());
-                self.store.save_profile(contact_id, &json).await.map_err(err)?;
+                flow.profile_cache = Some((contact_id, json));
                 Ok(Next::Continue)
             }
             Stage::Route => {
                 let conversation = flow.conversation.as_ref().expect("identified");
                 if conversation.owner == "human" {
                     // A person is handling it: no plugin sees or answers the message.
-                    self.store.finish_job(flow.job.id, &flow.traces).await.map_err(err)?;
+                    flow.outcome = Some(Outcome {
+                        job_id: flow.job.id,
+                        message_id: flow.message.id,
+                        conversation_id: conversation.id,
+                        intents: Vec::new(),
+                        decision: Decision::default(),
+                        reply: None,
+                        traces: std::mem::take(&mut flow.traces),
+                        human_owned: true,
+                        profile_cache: flow.profile_cache.take(),
+                    });
                     return Ok(Next::Done);
                 }
                 Ok(Next::Continue)
@@ -259,8 +321,7 @@ impl Pipeline {
                         segments: info.segments,
                     }
                 });
-                let queued_reply = reply.is_some();
-                let outcome = Outcome {
+                flow.outcome = Some(Outcome {
                     job_id: flow.job.id,
                     message_id: flow.message.id,
                     conversation_id: conversation.id,
@@ -268,11 +329,9 @@ impl Pipeline {
                     decision,
                     reply,
                     traces: std::mem::take(&mut flow.traces),
-                };
-                self.store.apply_outcome(&outcome).await.map_err(err)?;
-                if queued_reply {
-                    self.outbox.notify_waiters();
-                }
+                    human_owned: false,
+                    profile_cache: flow.profile_cache.take(),
+                });
                 Ok(Next::Done)
             }
         }

@@ -13,7 +13,7 @@ pub use conversations::{
     ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, rfc3339,
 };
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
-pub use outbox::{ClaimedSend, NewOutbound, status_rank};
+pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
 pub use traces::{NewTrace, TraceRow};
 
 use crate::config::Durability;

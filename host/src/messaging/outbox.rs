@@ -4,7 +4,7 @@
 //! 5xx), or failed for good with the provider's error code.
 
 use super::provider::OutboundSms;
-use crate::store::{ClaimedSend, Store};
+use crate::store::{ClaimedSend, SendResult, Store};
 use crate::tenants::Tenants;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,8 @@ use tokio::sync::Notify;
 pub const MAX_ATTEMPTS: i64 = 8;
 /// How long a claimed entry stays leased to its worker.
 const LEASE_MS: i64 = 60_000;
+/// Most entries a worker claims and sends at once.
+const BATCH: i64 = 8;
 
 /// Sends queued messages.
 #[derive(Clone)]
@@ -45,26 +47,43 @@ impl Outbox {
     async fn work(self) {
         loop {
             let notified = self.notify.notified();
-            match self.store.claim_send(LEASE_MS).await {
-                Ok(Some(send)) => {
-                    if let Err(e) = self.send(&send).await {
-                        tracing::error!(outbox = send.id, error = %e, "recording a send failed");
+            match self.store.claim_sends(LEASE_MS, BATCH).await {
+                Ok(sends) if !sends.is_empty() => {
+                    // Hand the batch to the providers concurrently, then record
+                    // every result in one transaction.
+                    let mut running = tokio::task::JoinSet::new();
+                    for send in sends {
+                        let outbox = self.clone();
+                        running.spawn(async move {
+                            let result = outbox.send(&send).await;
+                            (send, result)
+                        });
+                    }
+                    let mut results = Vec::new();
+                    while let Some(done) = running.join_next().await {
+                        if let Ok(pair) = done {
+                            results.push(pair);
+                        }
+                    }
+                    if let Err(e) = self.store.record_sends(&results).await {
+                        // The leases expire and the sends are retried.
+                        tracing::error!(error = %e, "recording sends failed");
                     }
                 }
-                Ok(None) => {
+                Ok(_) => {
                     let _ = tokio::time::timeout(Duration::from_millis(250), notified).await;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "claiming an outbox entry failed");
+                    tracing::error!(error = %e, "claiming outbox entries failed");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
         }
     }
 
-    async fn send(&self, send: &ClaimedSend) -> Result<(), crate::store::StoreError> {
+    async fn send(&self, send: &ClaimedSend) -> SendResult {
         let Some(tenant) = self.tenants.get(&send.tenant_id) else {
-            return self.store.fail_send(send, None, "tenant is no longer configured").await;
+            return SendResult::Failed { code: None, error: "tenant is no longer configured".into() };
         };
         let sms = OutboundSms {
             from: &send.from,
@@ -74,14 +93,14 @@ impl Outbox {
             status_callback: self.status_callback.as_deref(),
         };
         match tenant.provider.send(&sms).await {
-            Ok(accepted) => self.store.mark_sent(send, &accepted.sid, &accepted.status).await,
+            Ok(accepted) => SendResult::Sent { sid: accepted.sid, status: accepted.status },
             Err(e) if e.transient && send.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(outbox = send.id, attempt = send.attempts, error = %e.message, "send failed; retrying");
-                self.store.retry_send(send, backoff_ms(send.attempts), &e.message).await
+                SendResult::Retry { delay_ms: backoff_ms(send.attempts), error: e.message }
             }
             Err(e) => {
                 tracing::warn!(outbox = send.id, code = ?e.code, error = %e.message, "send failed permanently");
-                self.store.fail_send(send, e.code.as_deref(), &e.message).await
+                SendResult::Failed { code: e.code, error: e.message }
             }
         }
     }

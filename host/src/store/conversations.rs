@@ -121,6 +121,10 @@ pub struct Outcome {
     pub reply: Option<super::NewOutbound>,
     /// Plugin calls made for the message.
     pub traces: Vec<super::NewTrace>,
+    /// A human owns the conversation: record the traces, finish the job, change nothing else.
+    pub human_owned: bool,
+    /// A CRM answer to cache: (contact id, profile JSON or `null`).
+    pub profile_cache: Option<(i64, String)>,
 }
 
 fn message_row(r: &SqliteRow) -> MessageRow {
@@ -162,10 +166,24 @@ impl Store {
         })
     }
 
-    /// Find or create the contact and its open conversation, and file the message in it.
-    pub async fn identify(&self, message: &InboundRow) -> StoreResult<ConversationRow> {
+    /// Find or create each message's contact and open conversation, and file
+    /// the message in it — for a batch of messages, in one transaction.
+    pub async fn identify_batch(&self, messages: &[InboundRow]) -> StoreResult<Vec<ConversationRow>> {
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
+        let mut out = Vec::with_capacity(messages.len());
+        for message in messages {
+            out.push(Self::identify_in(&mut tx, message, now).await?);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn identify_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        message: &InboundRow,
+        now: i64,
+    ) -> StoreResult<ConversationRow> {
         let contact = sqlx::query(
             "INSERT INTO contacts (tenant_id, phone, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (tenant_id, phone) DO UPDATE SET phone = excluded.phone
@@ -174,7 +192,7 @@ impl Store {
         .bind(&message.tenant_id)
         .bind(&message.from)
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let contact_id: i64 = contact.get(0);
         let profile = match (contact.get::<Option<String>, _>(1), contact.get::<Option<i64>, _>(2)) {
@@ -187,7 +205,7 @@ impl Store {
         )
         .bind(&message.tenant_id)
         .bind(contact_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let (id, owner) = match existing {
             Some(r) => (r.get::<i64, _>(0), r.get::<String, _>(1)),
@@ -201,7 +219,7 @@ impl Store {
                 .bind(contact_id)
                 .bind(&message.to)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
                 (r.get(0), "bot".to_string())
             }
@@ -209,26 +227,14 @@ impl Store {
         sqlx::query("UPDATE messages SET conversation_id = $1 WHERE id = $2")
             .bind(id)
             .bind(message.id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
             .bind(message.created_at)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        tx.commit().await?;
         Ok(ConversationRow { id, contact_id, owner, profile })
-    }
-
-    /// Cache a contact's CRM profile (JSON, or `null` for "not found").
-    pub async fn save_profile(&self, contact_id: i64, profile_json: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE contacts SET profile_json = $1, profile_fetched_at = $2 WHERE id = $3")
-            .bind(profile_json)
-            .bind(now_ms())
-            .bind(contact_id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
     }
 
     /// The turns before `message_id` in a conversation, oldest first (at most `limit`).
@@ -258,18 +264,46 @@ impl Store {
         Ok(turns)
     }
 
-    /// Apply a pipeline outcome: queue the reply (once per idempotency key),
-    /// update the conversation, and mark the job done — all or nothing.
-    pub async fn apply_outcome(&self, outcome: &Outcome) -> StoreResult<()> {
+    /// Apply the outcomes of a batch of messages in one transaction: queue
+    /// each reply (once per idempotency key), update the conversations, record
+    /// the plugin calls and mark the jobs done — all or nothing.
+    pub async fn apply_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
-        if let Some(reply) = &outcome.reply {
-            Self::enqueue_in(&mut tx, reply, now).await?;
+        for outcome in outcomes {
+            Self::apply_in(&mut tx, outcome, now).await?;
         }
-        Self::insert_traces_in(&mut tx, &outcome.traces, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcome: &Outcome, now: i64) -> StoreResult<()> {
+        Self::insert_traces_in(tx, &outcome.traces, now).await?;
+        if let Some((contact_id, json)) = &outcome.profile_cache {
+            sqlx::query("UPDATE contacts SET profile_json = $1, profile_fetched_at = $2 WHERE id = $3")
+                .bind(json)
+                .bind(now)
+                .bind(contact_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("UPDATE jobs SET status = 'done', updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(outcome.job_id)
+            .execute(&mut **tx)
+            .await?;
+        if outcome.human_owned {
+            return Ok(());
+        }
+        if let Some(reply) = &outcome.reply {
+            Self::enqueue_in(tx, reply, now).await?;
+        }
         let row = sqlx::query("SELECT tags FROM conversations WHERE id = $1")
             .bind(outcome.conversation_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
         let mut tags: Vec<String> = json_list(row.get::<&str, _>(0))?;
         for tag in &outcome.decision.add_tags {
@@ -279,52 +313,31 @@ impl Store {
         }
         let tags = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
         let intents = serde_json::to_string(&outcome.intents).unwrap_or_else(|_| "[]".into());
-        sqlx::query("UPDATE conversations SET tags = $1, intents = $2, updated_at = $3 WHERE id = $4")
-            .bind(tags)
-            .bind(intents)
-            .bind(now)
-            .bind(outcome.conversation_id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(h) = &outcome.decision.handoff {
-            let priority = serde_json::to_value(h.priority).ok().and_then(|v| v.as_str().map(str::to_string));
-            sqlx::query(
-                "UPDATE conversations SET owner = 'human', handoff_reason = $1, handoff_priority = $2,
-                     handoff_team = $3 WHERE id = $4",
-            )
-            .bind(&h.reason)
-            .bind(priority)
-            .bind(&h.team)
-            .bind(outcome.conversation_id)
-            .execute(&mut *tx)
-            .await?;
-        } else if outcome.decision.resolve {
-            sqlx::query("UPDATE conversations SET status = 'resolved' WHERE id = $1")
-                .bind(outcome.conversation_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("UPDATE jobs SET status = 'done', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(outcome.job_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Mark a job done, recording its plugin calls, without other changes
-    /// (for example: a human owns the conversation).
-    pub async fn finish_job(&self, job_id: i64, traces: &[super::NewTrace]) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let now = now_ms();
-        Self::insert_traces_in(&mut tx, traces, now).await?;
-        sqlx::query("UPDATE jobs SET status = 'done', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let handoff = outcome.decision.handoff.as_ref();
+        let priority =
+            handoff.and_then(|h| serde_json::to_value(h.priority).ok()).and_then(|v| v.as_str().map(str::to_string));
+        // One statement for every conversation change: tags and intents always;
+        // owner and handoff fields on a handoff; status on a resolve.
+        sqlx::query(
+            "UPDATE conversations SET tags = $1, intents = $2, updated_at = $3,
+                 owner = CASE WHEN $4 THEN 'human' ELSE owner END,
+                 handoff_reason = CASE WHEN $4 THEN $5 ELSE handoff_reason END,
+                 handoff_priority = CASE WHEN $4 THEN $6 ELSE handoff_priority END,
+                 handoff_team = CASE WHEN $4 THEN $7 ELSE handoff_team END,
+                 status = CASE WHEN $8 THEN 'resolved' ELSE status END
+             WHERE id = $9",
+        )
+        .bind(tags)
+        .bind(intents)
+        .bind(now)
+        .bind(handoff.is_some())
+        .bind(handoff.map(|h| h.reason.clone()))
+        .bind(priority)
+        .bind(handoff.and_then(|h| h.team.clone()))
+        .bind(handoff.is_none() && outcome.decision.resolve)
+        .bind(outcome.conversation_id)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

@@ -91,21 +91,26 @@ impl Store {
         Ok(outcomes)
     }
 
-    /// Claim the oldest job that is pending and not locked by a live worker.
-    /// A worker that dies leaves its lock to expire, and the job is claimed again
-    /// (processing is at-least-once; replies are deduplicated by key).
-    pub async fn claim_job(&self, lease_ms: i64) -> StoreResult<Option<ClaimedJob>> {
+    /// Claim up to `limit` of the oldest jobs that are pending and not locked
+    /// by a live worker. A worker that dies leaves its lease to expire, and the
+    /// jobs are claimed again (processing is at-least-once; replies are
+    /// deduplicated by key).
+    pub async fn claim_jobs(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
         let now = now_ms();
-        let row = sqlx::query(
+        let rows = sqlx::query(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2
-             WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND locked_until < $2 ORDER BY id LIMIT 1)
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND locked_until < $2 ORDER BY id LIMIT $3)
              RETURNING id, message_id, attempts",
         )
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .bind(limit)
+        .fetch_all(&self.writer)
         .await?;
-        Ok(row.map(|r| ClaimedJob { id: r.get(0), message_id: r.get(1), attempts: r.get(2) }))
+        let mut jobs: Vec<ClaimedJob> =
+            rows.iter().map(|r| ClaimedJob { id: r.get(0), message_id: r.get(1), attempts: r.get(2) }).collect();
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
     }
 
     /// Release a job for a later retry, recording why.

@@ -49,6 +49,32 @@ pub struct ClaimedSend {
     pub attempts: i64,
 }
 
+/// What became of one send.
+#[derive(Debug, Clone)]
+pub enum SendResult {
+    /// The provider accepted it.
+    Sent {
+        /// Provider id.
+        sid: String,
+        /// Initial status.
+        status: String,
+    },
+    /// A transient failure: try again later.
+    Retry {
+        /// Delay before the next attempt.
+        delay_ms: i64,
+        /// What happened.
+        error: String,
+    },
+    /// A permanent failure: never retried; the code is kept on the message.
+    Failed {
+        /// Provider error code.
+        code: Option<String>,
+        /// What happened.
+        error: String,
+    },
+}
+
 /// Where a status stands in a message's life; statuses only move forward.
 /// Final outcomes share the top rank, so `delivered` never falls back to `sent`
 /// and a late `undelivered` cannot overwrite `delivered`.
@@ -119,98 +145,104 @@ impl Store {
         Ok(queued)
     }
 
-    /// Claim the oldest due entry, leasing it for `lease_ms`.
-    pub async fn claim_send(&self, lease_ms: i64) -> StoreResult<Option<ClaimedSend>> {
+    /// Claim up to `limit` of the oldest due entries, leasing them for `lease_ms`.
+    pub async fn claim_sends(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedSend>> {
         let now = now_ms();
-        let row = sqlx::query(
+        let rows = sqlx::query(
             "UPDATE outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2
-             WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
-                         AND locked_until < $2 ORDER BY id LIMIT 1)
+             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
+                          AND locked_until < $2 ORDER BY id LIMIT $3)
              RETURNING id, message_id, tenant_id, idempotency_key, attempts",
         )
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.writer)
+        .bind(limit)
+        .fetch_all(&self.writer)
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let message_id: i64 = r.get(1);
-        let m = sqlx::query("SELECT from_number, to_number, body FROM messages WHERE id = $1")
-            .bind(message_id)
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(Some(ClaimedSend {
-            id: r.get(0),
-            message_id,
-            tenant_id: r.get(2),
-            idempotency_key: r.get(3),
-            attempts: r.get(4),
-            from: m.get(0),
-            to: m.get(1),
-            body: m.get(2),
-        }))
+        let mut sends = Vec::with_capacity(rows.len());
+        for r in rows {
+            let message_id: i64 = r.get(1);
+            let m = sqlx::query("SELECT from_number, to_number, body FROM messages WHERE id = $1")
+                .bind(message_id)
+                .fetch_one(&self.reader)
+                .await?;
+            sends.push(ClaimedSend {
+                id: r.get(0),
+                message_id,
+                tenant_id: r.get(2),
+                idempotency_key: r.get(3),
+                attempts: r.get(4),
+                from: m.get(0),
+                to: m.get(1),
+                body: m.get(2),
+            });
+        }
+        sends.sort_by_key(|s| s.id);
+        Ok(sends)
     }
 
-    /// The provider accepted the message.
-    pub async fn mark_sent(&self, send: &ClaimedSend, provider_sid: &str, status: &str) -> StoreResult<()> {
+    /// Record what happened to a batch of sends, in one transaction.
+    pub async fn record_sends(&self, results: &[(ClaimedSend, SendResult)]) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
-        sqlx::query("UPDATE outbox SET status = 'sent', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(send.id)
-            .execute(&mut *tx)
-            .await?;
-        let rank = status_rank(status).unwrap_or(1);
-        sqlx::query(
-            "UPDATE messages SET provider_sid = $1,
-                 status = CASE WHEN status_rank < $2 THEN $3 ELSE status END,
-                 status_rank = CASE WHEN status_rank < $2 THEN $2 ELSE status_rank END,
-                 updated_at = $4
-             WHERE id = $5",
-        )
-        .bind(provider_sid)
-        .bind(rank)
-        .bind(status)
-        .bind(now)
-        .bind(send.message_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// A transient failure: try again after `delay_ms`.
-    pub async fn retry_send(&self, send: &ClaimedSend, delay_ms: i64, error: &str) -> StoreResult<()> {
-        let now = now_ms();
-        sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(now + delay_ms)
-        .bind(error)
-        .bind(now)
-        .bind(send.id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// A permanent failure: never retried; the error code is kept on the message.
-    pub async fn fail_send(&self, send: &ClaimedSend, code: Option<&str>, error: &str) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let now = now_ms();
-        sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3")
-            .bind(error)
-            .bind(now)
-            .bind(send.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE messages SET status = 'failed', status_rank = 4, error_code = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(code)
-        .bind(now)
-        .bind(send.message_id)
-        .execute(&mut *tx)
-        .await?;
+        for (send, result) in results {
+            match result {
+                SendResult::Sent { sid, status } => {
+                    sqlx::query("UPDATE outbox SET status = 'sent', updated_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(send.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let rank = status_rank(status).unwrap_or(1);
+                    sqlx::query(
+                        "UPDATE messages SET provider_sid = $1,
+                             status = CASE WHEN status_rank < $2 THEN $3 ELSE status END,
+                             status_rank = CASE WHEN status_rank < $2 THEN $2 ELSE status_rank END,
+                             updated_at = $4
+                         WHERE id = $5",
+                    )
+                    .bind(sid)
+                    .bind(rank)
+                    .bind(status)
+                    .bind(now)
+                    .bind(send.message_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                SendResult::Retry { delay_ms, error } => {
+                    sqlx::query(
+                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3
+                         WHERE id = $4",
+                    )
+                    .bind(now + delay_ms)
+                    .bind(error)
+                    .bind(now)
+                    .bind(send.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                SendResult::Failed { code, error } => {
+                    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3")
+                        .bind(error)
+                        .bind(now)
+                        .bind(send.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE messages SET status = 'failed', status_rank = 4, error_code = $1, updated_at = $2
+                         WHERE id = $3",
+                    )
+                    .bind(code)
+                    .bind(now)
+                    .bind(send.message_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
