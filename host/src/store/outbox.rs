@@ -268,8 +268,9 @@ impl Store {
     /// Outbox entries by status, for tests and health: (pending, sent, failed).
     pub async fn outbox_counts(&self) -> StoreResult<(i64, i64, i64)> {
         let r = sqlx::query(
-            "SELECT COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'sent'), 0),
-                    COALESCE(SUM(status = 'failed'), 0) FROM outbox",
+            "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) FROM outbox",
         )
         .fetch_one(&self.reader)
         .await?;
