@@ -20,6 +20,8 @@ use crate::config::Durability;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Errors from the store.
@@ -43,10 +45,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// through a single connection (writers queue in the pool, asynchronously,
 /// instead of sleeping in SQLite's busy handler); reads use their own pool
 /// and, in WAL mode, never wait for the writer.
+///
+/// Webhook writes come first: while an inbound batch waits for the writer,
+/// background work (pipeline and outbox) does not start a new write, so an
+/// acknowledgement waits for at most the transaction already running.
 #[derive(Clone, Debug)]
 pub struct Store {
     writer: Pool<Sqlite>,
     reader: Pool<Sqlite>,
+    inbound_waiting: Arc<AtomicUsize>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -70,6 +77,14 @@ impl Store {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Store { writer, reader })
+        Ok(Store { writer, reader, inbound_waiting: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Called by background writers before they take the writer: let waiting
+    /// webhook writes go first.
+    async fn after_inbound(&self) {
+        while self.inbound_waiting.load(Ordering::Acquire) > 0 {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
     }
 }

@@ -169,6 +169,7 @@ impl Store {
     /// Find or create each message's contact and open conversation, and file
     /// the message in it — for a batch of messages, in one transaction.
     pub async fn identify_batch(&self, messages: &[InboundRow]) -> StoreResult<Vec<ConversationRow>> {
+        self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
         let mut out = Vec::with_capacity(messages.len());
@@ -271,6 +272,7 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(());
         }
+        self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
         for outcome in outcomes {

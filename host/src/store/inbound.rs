@@ -49,6 +49,13 @@ impl Store {
     /// (group commit). A message whose provider id is already stored is a
     /// duplicate and creates nothing.
     pub async fn insert_inbound_batch(&self, batch: &[NewInbound]) -> StoreResult<Vec<InboundOutcome>> {
+        self.inbound_waiting.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let result = self.insert_inbound_batch_now(batch).await;
+        self.inbound_waiting.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        result
+    }
+
+    async fn insert_inbound_batch_now(&self, batch: &[NewInbound]) -> StoreResult<Vec<InboundOutcome>> {
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -96,6 +103,7 @@ impl Store {
     /// jobs are claimed again (processing is at-least-once; replies are
     /// deduplicated by key).
     pub async fn claim_jobs(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
+        self.after_inbound().await;
         let now = now_ms();
         let rows = sqlx::query(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2

@@ -147,6 +147,7 @@ impl Store {
 
     /// Claim up to `limit` of the oldest due entries, leasing them for `lease_ms`.
     pub async fn claim_sends(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedSend>> {
+        self.after_inbound().await;
         let now = now_ms();
         let rows = sqlx::query(
             "UPDATE outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2
@@ -186,6 +187,7 @@ impl Store {
         if results.is_empty() {
             return Ok(());
         }
+        self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
         for (send, result) in results {
