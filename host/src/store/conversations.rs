@@ -275,6 +275,8 @@ impl Store {
         self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
+        let traces: Vec<&super::NewTrace> = outcomes.iter().flat_map(|o| &o.traces).collect();
+        Self::insert_traces_in(&mut tx, &traces, now).await?;
         for outcome in outcomes {
             Self::apply_in(&mut tx, outcome, now).await?;
         }
@@ -283,7 +285,6 @@ impl Store {
     }
 
     async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcome: &Outcome, now: i64) -> StoreResult<()> {
-        Self::insert_traces_in(tx, &outcome.traces, now).await?;
         if let Some((contact_id, json)) = &outcome.profile_cache {
             sqlx::query("UPDATE contacts SET profile_json = $1, profile_fetched_at = $2 WHERE id = $3")
                 .bind(json)

@@ -3,7 +3,7 @@
 use super::{Store, StoreResult};
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 /// A plugin call to record.
 #[derive(Debug, Clone)]
@@ -54,29 +54,31 @@ pub struct TraceRow {
 impl Store {
     pub(super) async fn insert_traces_in(
         tx: &mut Transaction<'_, Sqlite>,
-        traces: &[NewTrace],
+        traces: &[&NewTrace],
         now: i64,
     ) -> StoreResult<()> {
-        for t in traces {
-            sqlx::query(
-                "INSERT INTO plugin_traces (tenant_id, message_id, conversation_id, plugin, version, role,
-                     duration_us, outcome, error_kind, detail, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(&t.tenant_id)
-            .bind(t.message_id)
-            .bind(t.conversation_id)
-            .bind(&t.plugin)
-            .bind(&t.version)
-            .bind(t.role)
-            .bind(t.duration_us)
-            .bind(if t.error_kind.is_some() { "error" } else { "ok" })
-            .bind(t.error_kind)
-            .bind(&t.detail)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        if traces.is_empty() {
+            return Ok(());
         }
+        // One multi-row INSERT for all of a batch's plugin calls.
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO plugin_traces (tenant_id, message_id, conversation_id, plugin, version, role,
+                 duration_us, outcome, error_kind, detail, created_at) ",
+        );
+        insert.push_values(traces.iter().copied(), |mut row, t| {
+            row.push_bind(&t.tenant_id)
+                .push_bind(t.message_id)
+                .push_bind(t.conversation_id)
+                .push_bind(&t.plugin)
+                .push_bind(&t.version)
+                .push_bind(t.role)
+                .push_bind(t.duration_us)
+                .push_bind(if t.error_kind.is_some() { "error" } else { "ok" })
+                .push_bind(t.error_kind)
+                .push_bind(&t.detail)
+                .push_bind(now);
+        });
+        insert.build().execute(&mut **tx).await?;
         Ok(())
     }
 
