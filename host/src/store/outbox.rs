@@ -137,14 +137,6 @@ impl Store {
         Ok(true)
     }
 
-    /// Queue a message; `false` if its idempotency key was queued before.
-    pub async fn enqueue(&self, m: &NewOutbound) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
-        let queued = Self::enqueue_in(&mut tx, m, now_ms()).await?;
-        tx.commit().await?;
-        Ok(queued)
-    }
-
     /// Claim up to `limit` of the oldest due entries, leasing them for `lease_ms`.
     pub async fn claim_sends(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedSend>> {
         self.after_inbound().await;
