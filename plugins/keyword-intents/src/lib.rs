@@ -331,6 +331,7 @@ mod tests {
         assert_eq!(top("please cancel my subscription").as_deref(), Some("cancellation"));
         assert_eq!(top("what time do you open on saturday?").as_deref(), Some("store-hours"));
         assert_eq!(top("can I talk to a person").as_deref(), Some("human-request"));
+        assert_eq!(top("I want a person").as_deref(), Some("human-request"));
         assert_eq!(top("this is RIDICULOUS, unacceptable").as_deref(), Some("upset"));
         assert_eq!(top("thanks, have a nice day"), None);
     }
