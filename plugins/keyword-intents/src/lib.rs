@@ -163,6 +163,8 @@ pub const DEFAULT_INTENTS: &[(&str, &[&str])] = &[
             "speak to someone",
             "talk to someone",
             "real person",
+            "a person",
+            "a human",
             "human",
             "agent",
             "representative",
