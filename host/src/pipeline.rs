@@ -67,7 +67,17 @@ pub struct Pipeline {
 /// How long a claimed job stays leased to its worker.
 const JOB_LEASE_MS: i64 = 60_000;
 /// Most jobs a worker claims at once; their outcomes share one transaction.
-const BATCH: i64 = 8;
+const BATCH: i64 = 32;
+
+/// Turns of history a plugin sees.
+const HISTORY: i64 = 50;
+
+/// A claimed message with its conversation and the turns before it.
+struct Identified {
+    message: InboundRow,
+    conversation: ConversationRow,
+    history: Vec<crate::domain::Turn>,
+}
 
 /// The state carried from stage to stage for one message.
 struct Flow {
@@ -117,17 +127,32 @@ impl Pipeline {
                             continue;
                         }
                     };
-                    let mut outcomes = Vec::with_capacity(jobs.len());
-                    for (job, (message, conversation)) in jobs.into_iter().zip(identified) {
-                        let id = job.id;
-                        match self.process(job, message, conversation).await {
-                            Ok(outcome) => outcomes.push(outcome),
-                            Err(e) => {
+                    // The messages of a batch are independent until their
+                    // outcomes are written, so their plugin calls run
+                    // concurrently (on every core the runtime has).
+                    let mut running = tokio::task::JoinSet::new();
+                    for (job, identified) in jobs.into_iter().zip(identified) {
+                        let pipeline = self.clone();
+                        running.spawn(async move {
+                            let id = job.id;
+                            (id, pipeline.process(job, identified).await)
+                        });
+                    }
+                    let mut outcomes = Vec::with_capacity(running.len());
+                    while let Some(done) = running.join_next().await {
+                        match done {
+                            Ok((_, Ok(outcome))) => outcomes.push(outcome),
+                            Ok((id, Err(e))) => {
                                 tracing::error!(job = id, error = %e, "processing failed; will retry");
                                 let _ = self.store.retry_job(id, 1_000, &e).await;
                             }
+                            // A panic in the host's own code: the job's lease
+                            // expires and it is claimed again.
+                            Err(e) => tracing::error!(error = %e, "a processing task failed"),
                         }
                     }
+                    // Outcomes are applied in message order.
+                    outcomes.sort_by_key(|o| o.job_id);
                     let replies = outcomes.iter().any(|o| o.reply.is_some());
                     match self.store.apply_outcomes(&outcomes).await {
                         Ok(()) if replies => self.outbox.notify_waiters(),
@@ -153,23 +178,25 @@ impl Pipeline {
         }
     }
 
-    /// Load the claimed messages and find (or open) their conversations.
-    async fn identify(&self, jobs: &[ClaimedJob]) -> Result<Vec<(InboundRow, ConversationRow)>, String> {
-        let mut messages = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            messages.push(self.store.inbound(job.message_id).await.map_err(|e| e.to_string())?);
-        }
+    /// Load the claimed messages, find (or open) their conversations and
+    /// read each one's history: a few statements for the whole batch.
+    async fn identify(&self, jobs: &[ClaimedJob]) -> Result<Vec<Identified>, String> {
+        let ids: Vec<i64> = jobs.iter().map(|j| j.message_id).collect();
+        let messages = self.store.inbound_batch(&ids).await.map_err(|e| e.to_string())?;
         let conversations = self.store.identify_batch(&messages).await.map_err(|e| e.to_string())?;
-        Ok(messages.into_iter().zip(conversations).collect())
+        let wanted: Vec<(i64, i64)> = messages.iter().zip(&conversations).map(|(m, c)| (c.id, m.id)).collect();
+        let histories = self.store.history_batch(&wanted, HISTORY).await.map_err(|e| e.to_string())?;
+        Ok(messages
+            .into_iter()
+            .zip(conversations)
+            .zip(histories)
+            .map(|((message, conversation), history)| Identified { message, conversation, history })
+            .collect())
     }
 
     /// Run the stages for one identified message; the caller writes the outcome.
-    async fn process(
-        &self,
-        job: ClaimedJob,
-        message: InboundRow,
-        conversation: ConversationRow,
-    ) -> Result<Outcome, String> {
+    async fn process(&self, job: ClaimedJob, identified: Identified) -> Result<Outcome, String> {
+        let Identified { message, conversation, history } = identified;
         let plugins = self.bindings.get(&message.tenant_id);
         let mut flow = Flow {
             job,
@@ -178,7 +205,7 @@ impl Pipeline {
             conversation: Some(conversation),
             profile_cache: None,
             profile: None,
-            history: Vec::new(),
+            history,
             intents: Vec::new(),
             decision: None,
             traces: Vec::new(),
@@ -194,18 +221,13 @@ impl Pipeline {
     }
 
     async fn run(&self, stage: Stage, flow: &mut Flow) -> Result<Next, String> {
-        let err = |e: crate::store::StoreError| e.to_string();
         match stage {
             // The slot for consent: the next milestone handles STOP/START/HELP
             // here, before any plugin can see the message.
             Stage::Consent => Ok(Next::Continue),
-            // The worker identified its batch in one transaction before the
-            // stages ran; what is left is the conversation's history.
-            Stage::Identify => {
-                let conversation = flow.conversation.as_ref().expect("identified");
-                flow.history = self.store.history(conversation.id, flow.message.id, 50).await.map_err(err)?;
-                Ok(Next::Continue)
-            }
+            // The worker identified its whole batch (contact, conversation,
+            // history) before the stages ran.
+            Stage::Identify => Ok(Next::Continue),
             Stage::Enrich => {
                 let conversation = flow.conversation.as_ref().expect("identified");
                 let contact_id = conversation.contact_id;

@@ -18,7 +18,7 @@ pub use traces::{NewTrace, TraceRow};
 
 use crate::config::Durability;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Pool, Sqlite};
+use sqlx::{Encode, Pool, QueryBuilder, Sqlite, Type};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,4 +87,31 @@ impl Store {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
     }
+}
+
+/// Push `(v1, v2, …)` as bound parameters: the list of an `IN`.
+fn push_list<'t, T>(q: &mut QueryBuilder<Sqlite>, values: impl IntoIterator<Item = T>)
+where
+    T: Encode<'t, Sqlite> + Type<Sqlite>,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push_bind(v);
+    }
+    q.push(")");
+}
+
+/// Push `CASE key WHEN k1 THEN v1 … END`: one value per row in a multi-row
+/// `UPDATE` (portable SQL, unlike `UPDATE … FROM (VALUES …)` parameter typing).
+fn push_case<'t, K, V>(q: &mut QueryBuilder<Sqlite>, key: &str, pairs: impl IntoIterator<Item = (K, V)>)
+where
+    K: Encode<'t, Sqlite> + Type<Sqlite>,
+    V: Encode<'t, Sqlite> + Type<Sqlite>,
+{
+    q.push("CASE ").push(key);
+    for (k, v) in pairs {
+        q.push(" WHEN ").push_bind(k).push(" THEN ").push_bind(v);
+    }
+    q.push(" END");
 }

@@ -15,7 +15,7 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// How long a claimed entry stays leased to its worker.
 const LEASE_MS: i64 = 60_000;
 /// Most entries a worker claims and sends at once.
-const BATCH: i64 = 8;
+const BATCH: i64 = 32;
 
 /// Sends queued messages.
 #[derive(Clone)]

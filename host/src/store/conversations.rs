@@ -1,10 +1,11 @@
 //! Contacts, conversations and their messages; applying a pipeline outcome.
 
-use super::{Store, StoreError, StoreResult, now_ms};
+use super::{Store, StoreError, StoreResult, now_ms, push_case, push_list};
 use crate::domain::{Author, Decision, Intent, Turn};
 use serde::Serialize;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashMap;
 
 /// An inbound message as the pipeline loads it.
 #[derive(Debug, Clone)]
@@ -147,200 +148,324 @@ fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<Vec<T>> 
 }
 
 impl Store {
-    /// Load an inbound message for processing.
-    pub async fn inbound(&self, message_id: i64) -> StoreResult<InboundRow> {
-        let r = sqlx::query(
-            "SELECT id, tenant_id, from_number, to_number, body, media_urls, created_at FROM messages WHERE id = $1",
-        )
-        .bind(message_id)
-        .fetch_one(&self.reader)
-        .await?;
-        Ok(InboundRow {
-            id: r.get(0),
-            tenant_id: r.get(1),
-            from: r.get(2),
-            to: r.get(3),
-            body: r.get(4),
-            media_urls: json_list(r.get::<&str, _>(5))?,
-            created_at: r.get(6),
-        })
+    /// Load inbound messages for processing, in the order of `ids`.
+    pub async fn inbound_batch(&self, ids: &[i64]) -> StoreResult<Vec<InboundRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT id, tenant_id, from_number, to_number, body, media_urls, created_at FROM messages WHERE id IN ",
+        );
+        push_list(&mut q, ids);
+        let mut found: HashMap<i64, InboundRow> = HashMap::with_capacity(ids.len());
+        for r in q.build().fetch_all(&self.reader).await? {
+            let row = InboundRow {
+                id: r.get(0),
+                tenant_id: r.get(1),
+                from: r.get(2),
+                to: r.get(3),
+                body: r.get(4),
+                media_urls: json_list(r.get::<&str, _>(5))?,
+                created_at: r.get(6),
+            };
+            found.insert(row.id, row);
+        }
+        ids.iter()
+            .map(|id| found.remove(id).ok_or_else(|| StoreError::Corrupt(format!("message {id} is missing"))))
+            .collect()
     }
 
     /// Find or create each message's contact and open conversation, and file
-    /// the message in it — for a batch of messages, in one transaction.
+    /// the message in it — for a batch of messages, in one transaction of a
+    /// few set-based statements (not a few statements per message).
     pub async fn identify_batch(&self, messages: &[InboundRow]) -> StoreResult<Vec<ConversationRow>> {
-        self.after_inbound().await;
-        let mut tx = self.writer.begin().await?;
-        let now = now_ms();
-        let mut out = Vec::with_capacity(messages.len());
-        for message in messages {
-            out.push(Self::identify_in(&mut tx, message, now).await?);
+        if messages.is_empty() {
+            return Ok(Vec::new());
         }
+        self.after_inbound().await;
+        let now = now_ms();
+        // Each distinct (tenant, customer) once: an upsert may not touch a row twice.
+        let mut keys: Vec<(&str, &str)> = Vec::new();
+        for m in messages {
+            let key = (m.tenant_id.as_str(), m.from.as_str());
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        let mut tx = self.writer.begin().await?;
+
+        let mut upsert = QueryBuilder::<Sqlite>::new("INSERT INTO contacts (tenant_id, phone, created_at) ");
+        upsert.push_values(&keys, |mut row, (tenant, phone)| {
+            row.push_bind(*tenant).push_bind(*phone).push_bind(now);
+        });
+        upsert.push(
+            " ON CONFLICT (tenant_id, phone) DO UPDATE SET phone = excluded.phone
+              RETURNING id, tenant_id, phone, profile_json, profile_fetched_at",
+        );
+        struct Contact {
+            id: i64,
+            profile: Option<(String, i64)>,
+        }
+        let mut contacts: HashMap<(String, String), Contact> = HashMap::with_capacity(keys.len());
+        for r in upsert.build().fetch_all(&mut *tx).await? {
+            let profile = match (r.get::<Option<String>, _>(3), r.get::<Option<i64>, _>(4)) {
+                (Some(json), Some(at)) => Some((json, at)),
+                _ => None,
+            };
+            contacts.insert((r.get(1), r.get(2)), Contact { id: r.get(0), profile });
+        }
+        let contact_of = |m: &InboundRow| {
+            contacts
+                .get(&(m.tenant_id.clone(), m.from.clone()))
+                .ok_or_else(|| StoreError::Corrupt(format!("contact for {} was not upserted", m.from)))
+        };
+
+        // The open conversation of each contact (the newest if several).
+        let contact_ids: Vec<i64> = contacts.values().map(|c| c.id).collect();
+        let mut open = QueryBuilder::<Sqlite>::new(
+            "SELECT contact_id, id, owner FROM conversations WHERE status = 'open' AND contact_id IN ",
+        );
+        push_list(&mut open, contact_ids.iter().copied());
+        open.push(" ORDER BY id");
+        let mut conversation_of: HashMap<i64, (i64, String)> = HashMap::new();
+        for r in open.build().fetch_all(&mut *tx).await? {
+            conversation_of.insert(r.get(0), (r.get(1), r.get(2)));
+        }
+
+        // Open a conversation for each contact that has none.
+        let mut missing: Vec<(&InboundRow, i64)> = Vec::new();
+        for m in messages {
+            let contact = contact_of(m)?.id;
+            if !conversation_of.contains_key(&contact) && !missing.iter().any(|(_, c)| *c == contact) {
+                missing.push((m, contact));
+            }
+        }
+        if !missing.is_empty() {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO conversations (tenant_id, contact_id, tenant_number, status, owner, created_at,
+                     updated_at, last_message_at) ",
+            );
+            insert.push_values(&missing, |mut row, (m, contact)| {
+                row.push_bind(&m.tenant_id)
+                    .push_bind(*contact)
+                    .push_bind(&m.to)
+                    .push("'open'")
+                    .push("'bot'")
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            insert.push(" RETURNING contact_id, id");
+            for r in insert.build().fetch_all(&mut *tx).await? {
+                conversation_of.insert(r.get(0), (r.get(1), "bot".to_string()));
+            }
+        }
+
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            let contact = contact_of(m)?;
+            let (id, owner) = conversation_of
+                .get(&contact.id)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt(format!("no conversation for contact {}", contact.id)))?;
+            out.push(ConversationRow { id, contact_id: contact.id, owner, profile: contact.profile.clone() });
+        }
+
+        // File each message in its conversation.
+        let mut file = QueryBuilder::<Sqlite>::new("UPDATE messages SET conversation_id = ");
+        push_case(&mut file, "id", messages.iter().zip(&out).map(|(m, c)| (m.id, c.id)));
+        file.push(" WHERE id IN ");
+        push_list(&mut file, messages.iter().map(|m| m.id));
+        file.build().execute(&mut *tx).await?;
+
+        // Each conversation's last activity: its newest message of the batch.
+        let mut latest: Vec<(i64, i64)> = Vec::new();
+        for (m, c) in messages.iter().zip(&out) {
+            match latest.iter_mut().find(|(id, _)| *id == c.id) {
+                Some((_, at)) => *at = (*at).max(m.created_at),
+                None => latest.push((c.id, m.created_at)),
+            }
+        }
+        let mut touch = QueryBuilder::<Sqlite>::new("UPDATE conversations SET last_message_at = ");
+        push_case(&mut touch, "id", latest.iter().copied());
+        touch.push(", updated_at = ").push_bind(now).push(" WHERE id IN ");
+        push_list(&mut touch, latest.iter().map(|(id, _)| *id));
+        touch.build().execute(&mut *tx).await?;
+
         tx.commit().await?;
         Ok(out)
     }
 
-    async fn identify_in(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        message: &InboundRow,
-        now: i64,
-    ) -> StoreResult<ConversationRow> {
-        let contact = sqlx::query(
-            "INSERT INTO contacts (tenant_id, phone, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (tenant_id, phone) DO UPDATE SET phone = excluded.phone
-             RETURNING id, profile_json, profile_fetched_at",
-        )
-        .bind(&message.tenant_id)
-        .bind(&message.from)
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?;
-        let contact_id: i64 = contact.get(0);
-        let profile = match (contact.get::<Option<String>, _>(1), contact.get::<Option<i64>, _>(2)) {
-            (Some(json), Some(at)) => Some((json, at)),
-            _ => None,
-        };
-        let existing = sqlx::query(
-            "SELECT id, owner FROM conversations WHERE tenant_id = $1 AND contact_id = $2 AND status = 'open'
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&message.tenant_id)
-        .bind(contact_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let (id, owner) = match existing {
-            Some(r) => (r.get::<i64, _>(0), r.get::<String, _>(1)),
-            None => {
-                let r = sqlx::query(
-                    "INSERT INTO conversations (tenant_id, contact_id, tenant_number, status, owner, created_at,
-                         updated_at, last_message_at)
-                     VALUES ($1, $2, $3, 'open', 'bot', $4, $4, $4) RETURNING id",
-                )
-                .bind(&message.tenant_id)
-                .bind(contact_id)
-                .bind(&message.to)
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await?;
-                (r.get(0), "bot".to_string())
+    /// For each (conversation, message): the turns before the message, oldest
+    /// first (at most `limit`) — one query for the whole batch.
+    pub async fn history_batch(&self, wanted: &[(i64, i64)], limit: i64) -> StoreResult<Vec<Vec<Turn>>> {
+        let mut out: Vec<Vec<Turn>> = vec![Vec::new(); wanted.len()];
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("");
+        for (k, (conversation, message)) in wanted.iter().enumerate() {
+            if k > 0 {
+                q.push(" UNION ALL ");
             }
-        };
-        sqlx::query("UPDATE messages SET conversation_id = $1 WHERE id = $2")
-            .bind(id)
-            .bind(message.id)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
-            .bind(message.created_at)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(ConversationRow { id, contact_id, owner, profile })
-    }
-
-    /// The turns before `message_id` in a conversation, oldest first (at most `limit`).
-    pub async fn history(&self, conversation_id: i64, message_id: i64, limit: i64) -> StoreResult<Vec<Turn>> {
-        let rows = sqlx::query(
-            "SELECT author, body, created_at FROM messages WHERE conversation_id = $1 AND id < $2
-             ORDER BY id DESC LIMIT $3",
-        )
-        .bind(conversation_id)
-        .bind(message_id)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
-        let mut turns: Vec<Turn> = rows
-            .iter()
-            .map(|r| {
-                let author = match r.get::<&str, _>(0) {
-                    "customer" => Author::Customer,
-                    "bot" => Author::Bot,
-                    "agent" => Author::Agent,
-                    _ => Author::System,
-                };
-                Turn { author, body: r.get(1), at: rfc3339(r.get(2)) }
-            })
-            .collect();
-        turns.reverse();
-        Ok(turns)
+            q.push(format!("SELECT {k} AS k, author, body, created_at, id FROM (SELECT author, body, created_at, id"));
+            q.push(" FROM messages WHERE conversation_id = ").push_bind(*conversation);
+            q.push(" AND id < ").push_bind(*message);
+            q.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+            q.push(format!(") AS h{k}"));
+        }
+        q.push(" ORDER BY k, id");
+        for r in q.build().fetch_all(&self.reader).await? {
+            let k: i64 = r.get(0);
+            let author = match r.get::<&str, _>(1) {
+                "customer" => Author::Customer,
+                "bot" => Author::Bot,
+                "agent" => Author::Agent,
+                _ => Author::System,
+            };
+            if let Some(turns) = out.get_mut(k as usize) {
+                turns.push(Turn { author, body: r.get(2), at: rfc3339(r.get(3)) });
+            }
+        }
+        Ok(out)
     }
 
     /// Apply the outcomes of a batch of messages in one transaction: queue
     /// each reply (once per idempotency key), update the conversations, record
-    /// the plugin calls and mark the jobs done — all or nothing.
+    /// the plugin calls and mark the jobs done — all or nothing, in a fixed
+    /// handful of statements whatever the batch size.
     pub async fn apply_outcomes(&self, outcomes: &[Outcome]) -> StoreResult<()> {
         if outcomes.is_empty() {
             return Ok(());
         }
+        // Fold the batch's changes per conversation, in message order, as if
+        // applied one after another.
+        struct Change<'a> {
+            id: i64,
+            add_tags: Vec<&'a String>,
+            intents: &'a [Intent],
+            handoff: Option<&'a crate::domain::Handoff>,
+            resolve: bool,
+            replied: bool,
+        }
+        let mut changes: Vec<Change> = Vec::new();
+        for o in outcomes.iter().filter(|o| !o.human_owned) {
+            let i = match changes.iter().position(|c| c.id == o.conversation_id) {
+                Some(i) => i,
+                None => {
+                    changes.push(Change {
+                        id: o.conversation_id,
+                        add_tags: Vec::new(),
+                        intents: &[],
+                        handoff: None,
+                        resolve: false,
+                        replied: false,
+                    });
+                    changes.len() - 1
+                }
+            };
+            let c = &mut changes[i];
+            c.add_tags.extend(&o.decision.add_tags);
+            c.intents = &o.intents;
+            if let Some(h) = &o.decision.handoff {
+                c.handoff = Some(h);
+            } else if o.decision.resolve {
+                c.resolve = true;
+            }
+            c.replied |= o.reply.is_some();
+        }
+        let replies: Vec<&super::NewOutbound> =
+            outcomes.iter().filter(|o| !o.human_owned).filter_map(|o| o.reply.as_ref()).collect();
+        let profiles: Vec<&(i64, String)> = outcomes.iter().filter_map(|o| o.profile_cache.as_ref()).collect();
+        let traces: Vec<&super::NewTrace> = outcomes.iter().flat_map(|o| &o.traces).collect();
+
         self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
-        let traces: Vec<&super::NewTrace> = outcomes.iter().flat_map(|o| &o.traces).collect();
         Self::insert_traces_in(&mut tx, &traces, now).await?;
-        for outcome in outcomes {
-            Self::apply_in(&mut tx, outcome, now).await?;
+        if !profiles.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE contacts SET profile_json = ");
+            push_case(&mut q, "id", profiles.iter().map(|(id, json)| (*id, json.as_str())));
+            q.push(", profile_fetched_at = ").push_bind(now).push(" WHERE id IN ");
+            push_list(&mut q, profiles.iter().map(|(id, _)| *id));
+            q.build().execute(&mut *tx).await?;
+        }
+        let mut done = QueryBuilder::<Sqlite>::new("UPDATE jobs SET status = 'done', updated_at = ");
+        done.push_bind(now).push(" WHERE id IN ");
+        push_list(&mut done, outcomes.iter().map(|o| o.job_id));
+        done.build().execute(&mut *tx).await?;
+        Self::enqueue_batch_in(&mut tx, &replies, now).await?;
+
+        if !changes.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT id, tags FROM conversations WHERE id IN ");
+            push_list(&mut q, changes.iter().map(|c| c.id));
+            let mut current: HashMap<i64, Vec<String>> = HashMap::with_capacity(changes.len());
+            for r in q.build().fetch_all(&mut *tx).await? {
+                current.insert(r.get(0), json_list(r.get::<&str, _>(1))?);
+            }
+            // Per conversation: tags, intents, owner, handoff fields, status.
+            let mut rows = Vec::with_capacity(changes.len());
+            for c in &changes {
+                let mut tags = current.remove(&c.id).unwrap_or_default();
+                for tag in &c.add_tags {
+                    if !tags.contains(tag) {
+                        tags.push((*tag).clone());
+                    }
+                }
+                let priority = c
+                    .handoff
+                    .and_then(|h| serde_json::to_value(h.priority).ok())
+                    .and_then(|v| v.as_str().map(str::to_string));
+                rows.push((
+                    c.id,
+                    serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()),
+                    serde_json::to_string(c.intents).unwrap_or_else(|_| "[]".into()),
+                    c.handoff.map(|h| (h.reason.clone(), priority, h.team.clone())),
+                    c.resolve,
+                    c.replied,
+                ));
+            }
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE conversations SET tags = ");
+            push_case(&mut q, "id", rows.iter().map(|r| (r.0, r.1.as_str())));
+            q.push(", intents = ");
+            push_case(&mut q, "id", rows.iter().map(|r| (r.0, r.2.as_str())));
+            q.push(", updated_at = ").push_bind(now);
+            let handed: Vec<_> = rows.iter().filter_map(|r| r.3.as_ref().map(|h| (r.0, h))).collect();
+            if !handed.is_empty() {
+                let ids = || handed.iter().map(|(id, _)| *id);
+                q.push(", owner = CASE WHEN id IN ");
+                push_list(&mut q, ids());
+                q.push(" THEN 'human' ELSE owner END, handoff_reason = CASE id");
+                for (id, (reason, _, _)) in &handed {
+                    q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(reason.as_str());
+                }
+                q.push(" ELSE handoff_reason END, handoff_priority = CASE id");
+                for (id, (_, priority, _)) in &handed {
+                    q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(priority.as_deref());
+                }
+                q.push(" ELSE handoff_priority END, handoff_team = CASE id");
+                for (id, (_, _, team)) in &handed {
+                    q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(team.as_deref());
+                }
+                q.push(" ELSE handoff_team END");
+            }
+            let resolved: Vec<i64> = rows.iter().filter(|r| r.4 && r.3.is_none()).map(|r| r.0).collect();
+            if !resolved.is_empty() {
+                q.push(", status = CASE WHEN id IN ");
+                push_list(&mut q, resolved);
+                q.push(" THEN 'resolved' ELSE status END");
+            }
+            let replied: Vec<i64> = rows.iter().filter(|r| r.5).map(|r| r.0).collect();
+            if !replied.is_empty() {
+                q.push(", last_message_at = CASE WHEN id IN ");
+                push_list(&mut q, replied);
+                q.push(" THEN ").push_bind(now).push(" ELSE last_message_at END");
+            }
+            q.push(" WHERE id IN ");
+            push_list(&mut q, rows.iter().map(|r| r.0));
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(())
-    }
-
-    async fn apply_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, outcome: &Outcome, now: i64) -> StoreResult<()> {
-        if let Some((contact_id, json)) = &outcome.profile_cache {
-            sqlx::query("UPDATE contacts SET profile_json = $1, profile_fetched_at = $2 WHERE id = $3")
-                .bind(json)
-                .bind(now)
-                .bind(contact_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        sqlx::query("UPDATE jobs SET status = 'done', updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(outcome.job_id)
-            .execute(&mut **tx)
-            .await?;
-        if outcome.human_owned {
-            return Ok(());
-        }
-        if let Some(reply) = &outcome.reply {
-            Self::enqueue_in(tx, reply, now).await?;
-        }
-        let row = sqlx::query("SELECT tags FROM conversations WHERE id = $1")
-            .bind(outcome.conversation_id)
-            .fetch_one(&mut **tx)
-            .await?;
-        let mut tags: Vec<String> = json_list(row.get::<&str, _>(0))?;
-        for tag in &outcome.decision.add_tags {
-            if !tags.contains(tag) {
-                tags.push(tag.clone());
-            }
-        }
-        let tags = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
-        let intents = serde_json::to_string(&outcome.intents).unwrap_or_else(|_| "[]".into());
-        let handoff = outcome.decision.handoff.as_ref();
-        let priority =
-            handoff.and_then(|h| serde_json::to_value(h.priority).ok()).and_then(|v| v.as_str().map(str::to_string));
-        // One statement for every conversation change: tags and intents always;
-        // owner and handoff fields on a handoff; status on a resolve.
-        sqlx::query(
-            "UPDATE conversations SET tags = $1, intents = $2, updated_at = $3,
-                 owner = CASE WHEN $4 THEN 'human' ELSE owner END,
-                 handoff_reason = CASE WHEN $4 THEN $5 ELSE handoff_reason END,
-                 handoff_priority = CASE WHEN $4 THEN $6 ELSE handoff_priority END,
-                 handoff_team = CASE WHEN $4 THEN $7 ELSE handoff_team END,
-                 status = CASE WHEN $8 THEN 'resolved' ELSE status END
-             WHERE id = $9",
-        )
-        .bind(tags)
-        .bind(intents)
-        .bind(now)
-        .bind(handoff.is_some())
-        .bind(handoff.map(|h| h.reason.clone()))
-        .bind(priority)
-        .bind(handoff.and_then(|h| h.team.clone()))
-        .bind(handoff.is_none() && outcome.decision.resolve)
-        .bind(outcome.conversation_id)
-        .execute(&mut **tx)
-        .await?;
         Ok(())
     }
 

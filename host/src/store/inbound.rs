@@ -1,7 +1,8 @@
 //! Inbound messages and their processing jobs.
 
 use super::{Store, StoreResult, now_ms};
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::HashMap;
 
 /// A verified, redacted inbound message to store with its processing job.
 #[derive(Debug, Clone)]
@@ -56,43 +57,56 @@ impl Store {
     }
 
     async fn insert_inbound_batch_now(&self, batch: &[NewInbound]) -> StoreResult<Vec<InboundOutcome>> {
-        let mut tx = self.writer.begin().await?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_ms();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for m in batch {
-            let media = serde_json::to_string(&m.media_urls).unwrap_or_else(|_| "[]".into());
-            let inserted = sqlx::query(
-                "INSERT INTO messages (tenant_id, direction, author, from_number, to_number, body, media_urls,
-                     encoding, segments, provider_sid, status, status_rank, created_at, updated_at)
-                 VALUES ($1, 'inbound', 'customer', $2, $3, $4, $5, $6, $7, $8, 'received', 0, $9, $9)
-                 ON CONFLICT (tenant_id, direction, provider_sid) DO NOTHING
-                 RETURNING id",
-            )
-            .bind(&m.tenant_id)
-            .bind(&m.from)
-            .bind(&m.to)
-            .bind(&m.body)
-            .bind(media)
-            .bind(m.encoding)
-            .bind(m.segments as i64)
-            .bind(&m.provider_sid)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            match inserted {
-                Some(row) => {
-                    let id: i64 = row.get(0);
-                    sqlx::query(
-                        "INSERT INTO jobs (message_id, status, created_at, updated_at) VALUES ($1, 'pending', $2, $2)",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    outcomes.push(InboundOutcome::Stored(id));
-                }
-                None => outcomes.push(InboundOutcome::Duplicate),
-            }
+        let media: Vec<String> =
+            batch.iter().map(|m| serde_json::to_string(&m.media_urls).unwrap_or_else(|_| "[]".into())).collect();
+        let mut tx = self.writer.begin().await?;
+        // One INSERT for the whole batch; a provider id already stored (or
+        // twice in this batch) inserts nothing and is a duplicate.
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO messages (tenant_id, direction, author, from_number, to_number, body, media_urls,
+                 encoding, segments, provider_sid, status, status_rank, created_at, updated_at) ",
+        );
+        insert.push_values(batch.iter().zip(&media), |mut row, (m, media)| {
+            row.push_bind(&m.tenant_id)
+                .push("'inbound'")
+                .push("'customer'")
+                .push_bind(&m.from)
+                .push_bind(&m.to)
+                .push_bind(&m.body)
+                .push_bind(media)
+                .push_bind(m.encoding)
+                .push_bind(m.segments as i64)
+                .push_bind(&m.provider_sid)
+                .push("'received'")
+                .push("0")
+                .push_bind(now)
+                .push_bind(now);
+        });
+        insert
+            .push(" ON CONFLICT (tenant_id, direction, provider_sid) DO NOTHING RETURNING id, tenant_id, provider_sid");
+        let mut stored: HashMap<(String, String), i64> =
+            insert.build().fetch_all(&mut *tx).await?.iter().map(|r| ((r.get(1), r.get(2)), r.get(0))).collect();
+        let outcomes: Vec<InboundOutcome> = batch
+            .iter()
+            .map(|m| match stored.remove(&(m.tenant_id.clone(), m.provider_sid.clone())) {
+                Some(id) => InboundOutcome::Stored(id),
+                None => InboundOutcome::Duplicate,
+            })
+            .collect();
+        // Jobs in arrival order, so a conversation's messages are processed in order.
+        let ids: Vec<i64> =
+            outcomes.iter().filter_map(|o| if let InboundOutcome::Stored(id) = o { Some(*id) } else { None }).collect();
+        if !ids.is_empty() {
+            let mut jobs =
+                QueryBuilder::<Sqlite>::new("INSERT INTO jobs (message_id, status, created_at, updated_at) ");
+            jobs.push_values(&ids, |mut row, id| {
+                row.push_bind(*id).push("'pending'").push_bind(now).push_bind(now);
+            });
+            jobs.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(outcomes)

@@ -1,7 +1,8 @@
 //! The outbox: queued outbound messages, their sending state and provider statuses.
 
-use super::{Store, StoreResult, now_ms};
-use sqlx::{Row, Sqlite, Transaction};
+use super::{Store, StoreError, StoreResult, now_ms, push_case, push_list};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use std::collections::HashMap;
 
 /// A message to queue for sending.
 #[derive(Debug, Clone)]
@@ -90,51 +91,64 @@ pub fn status_rank(status: &str) -> Option<i64> {
 }
 
 impl Store {
-    pub(super) async fn enqueue_in(tx: &mut Transaction<'_, Sqlite>, m: &NewOutbound, now: i64) -> StoreResult<bool> {
-        let exists = sqlx::query("SELECT 1 FROM outbox WHERE idempotency_key = $1")
-            .bind(&m.idempotency_key)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if exists.is_some() {
-            return Ok(false);
+    /// Queue messages in the caller's transaction: each becomes an outbound
+    /// message and an outbox entry, once per idempotency key (a key already
+    /// queued queues nothing). Returns how many were queued.
+    pub(super) async fn enqueue_batch_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        batch: &[&NewOutbound],
+        now: i64,
+    ) -> StoreResult<usize> {
+        if batch.is_empty() {
+            return Ok(0);
         }
-        let id: i64 = sqlx::query(
+        let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO messages (tenant_id, conversation_id, direction, author, from_number, to_number, body,
-                 encoding, segments, status, status_rank, created_at, updated_at)
-             VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, 'queued', 1, $9, $9) RETURNING id",
-        )
-        .bind(&m.tenant_id)
-        .bind(m.conversation_id)
-        .bind(m.author)
-        .bind(&m.from)
-        .bind(&m.to)
-        .bind(&m.body)
-        .bind(m.encoding)
-        .bind(m.segments as i64)
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?
-        .get(0);
-        sqlx::query(
-            "INSERT INTO outbox (tenant_id, message_id, idempotency_key, category, status, next_attempt_at,
-                 created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'pending', $5, $5, $5)",
-        )
-        .bind(&m.tenant_id)
-        .bind(id)
-        .bind(&m.idempotency_key)
-        .bind(m.category)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        if let Some(c) = m.conversation_id {
-            sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(c)
-                .execute(&mut **tx)
-                .await?;
+                 encoding, segments, status, status_rank, idempotency_key, created_at, updated_at) ",
+        );
+        insert.push_values(batch.iter().copied(), |mut row, m| {
+            row.push_bind(&m.tenant_id)
+                .push_bind(m.conversation_id)
+                .push("'outbound'")
+                .push_bind(m.author)
+                .push_bind(&m.from)
+                .push_bind(&m.to)
+                .push_bind(&m.body)
+                .push_bind(m.encoding)
+                .push_bind(m.segments as i64)
+                .push("'queued'")
+                .push("1")
+                .push_bind(&m.idempotency_key)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        insert.push(
+            " ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+              RETURNING id, idempotency_key",
+        );
+        let mut queued: HashMap<String, i64> =
+            insert.build().fetch_all(&mut **tx).await?.iter().map(|r| (r.get(1), r.get(0))).collect();
+        let entries: Vec<(&NewOutbound, i64)> =
+            batch.iter().filter_map(|m| queued.remove(&m.idempotency_key).map(|id| (*m, id))).collect();
+        if entries.is_empty() {
+            return Ok(0);
         }
-        Ok(true)
+        let mut outbox = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO outbox (tenant_id, message_id, idempotency_key, category, status, next_attempt_at,
+                 created_at, updated_at) ",
+        );
+        outbox.push_values(&entries, |mut row, (m, id)| {
+            row.push_bind(&m.tenant_id)
+                .push_bind(*id)
+                .push_bind(&m.idempotency_key)
+                .push_bind(m.category)
+                .push("'pending'")
+                .push_bind(now)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        outbox.build().execute(&mut **tx).await?;
+        Ok(entries.len())
     }
 
     /// Claim up to `limit` of the oldest due entries, leasing them for `lease_ms`.
@@ -152,22 +166,33 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.writer)
         .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, from_number, to_number, body FROM messages WHERE id IN ");
+        push_list(&mut q, rows.iter().map(|r| r.get::<i64, _>(1)));
+        let mut texts: HashMap<i64, (String, String, String)> = q
+            .build()
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(|m| (m.get(0), (m.get(1), m.get(2), m.get(3))))
+            .collect();
         let mut sends = Vec::with_capacity(rows.len());
         for r in rows {
             let message_id: i64 = r.get(1);
-            let m = sqlx::query("SELECT from_number, to_number, body FROM messages WHERE id = $1")
-                .bind(message_id)
-                .fetch_one(&self.reader)
-                .await?;
+            let (from, to, body) = texts
+                .remove(&message_id)
+                .ok_or_else(|| StoreError::Corrupt(format!("outbound message {message_id} is missing")))?;
             sends.push(ClaimedSend {
                 id: r.get(0),
                 message_id,
                 tenant_id: r.get(2),
                 idempotency_key: r.get(3),
                 attempts: r.get(4),
-                from: m.get(0),
-                to: m.get(1),
-                body: m.get(2),
+                from,
+                to,
+                body,
             });
         }
         sends.sort_by_key(|s| s.id);
@@ -182,30 +207,41 @@ impl Store {
         self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
         let now = now_ms();
+        // Accepted sends, the common case, in two statements for the batch.
+        let sent: Vec<(&ClaimedSend, &str, &str)> = results
+            .iter()
+            .filter_map(|(send, r)| match r {
+                SendResult::Sent { sid, status } => Some((send, sid.as_str(), status.as_str())),
+                _ => None,
+            })
+            .collect();
+        if !sent.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE outbox SET status = 'sent', updated_at = ");
+            q.push_bind(now).push(" WHERE id IN ");
+            push_list(&mut q, sent.iter().map(|(s, _, _)| s.id));
+            q.build().execute(&mut *tx).await?;
+            // Statuses only move forward: a callback may already have come.
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE messages SET provider_sid = ");
+            push_case(&mut q, "id", sent.iter().map(|(s, sid, _)| (s.message_id, *sid)));
+            q.push(", status = CASE");
+            for (s, _, status) in &sent {
+                let rank = status_rank(status).unwrap_or(1);
+                q.push(" WHEN id = ").push_bind(s.message_id).push(" AND status_rank < ").push_bind(rank);
+                q.push(" THEN ").push_bind(*status);
+            }
+            q.push(" ELSE status END, status_rank = CASE");
+            for (s, _, status) in &sent {
+                let rank = status_rank(status).unwrap_or(1);
+                q.push(" WHEN id = ").push_bind(s.message_id).push(" AND status_rank < ").push_bind(rank);
+                q.push(" THEN ").push_bind(rank);
+            }
+            q.push(" ELSE status_rank END, updated_at = ").push_bind(now).push(" WHERE id IN ");
+            push_list(&mut q, sent.iter().map(|(s, _, _)| s.message_id));
+            q.build().execute(&mut *tx).await?;
+        }
         for (send, result) in results {
             match result {
-                SendResult::Sent { sid, status } => {
-                    sqlx::query("UPDATE outbox SET status = 'sent', updated_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(send.id)
-                        .execute(&mut *tx)
-                        .await?;
-                    let rank = status_rank(status).unwrap_or(1);
-                    sqlx::query(
-                        "UPDATE messages SET provider_sid = $1,
-                             status = CASE WHEN status_rank < $2 THEN $3 ELSE status END,
-                             status_rank = CASE WHEN status_rank < $2 THEN $2 ELSE status_rank END,
-                             updated_at = $4
-                         WHERE id = $5",
-                    )
-                    .bind(sid)
-                    .bind(rank)
-                    .bind(status)
-                    .bind(now)
-                    .bind(send.message_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                SendResult::Sent { .. } => {}
                 SendResult::Retry { delay_ms, error } => {
                     sqlx::query(
                         "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3

@@ -490,3 +490,48 @@ async fn behind_a_proxy_the_public_url_is_signed_and_messaging_services_route() 
     }
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_bursts_keep_one_conversation_per_customer_and_one_reply_per_message() {
+    // Batches hold several messages of one customer and the same MessageSid
+    // twice: each customer keeps one open conversation, each message is
+    // stored once and answered once, in order.
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    let customers: Vec<String> = (0..5).map(|i| format!("+1555000{i:04}")).collect();
+    let mut posts = Vec::new();
+    for round in 0..6 {
+        for (c, from) in customers.iter().enumerate() {
+            for _copy in 0..2 {
+                let (base, from) = (base.clone(), from.clone());
+                let sid = format!("SMburst{c}r{round}");
+                posts.push(tokio::spawn(async move { text(&base, &sid, &from, "Where is my order?").await.status() }));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for p in posts {
+        assert_eq!(p.await.unwrap(), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while host.store.pending_jobs().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "processing did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let list = api(&base, "/api/v1/conversations?limit=500").await;
+    let conversations = list["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), customers.len(), "one conversation per customer: {list:#}");
+    for from in &customers {
+        let conv = wait_for(&base, from, |c| outbound(c).len() == 6).await;
+        let messages = conv["messages"].as_array().unwrap();
+        let inbound = messages.iter().filter(|m| m["direction"] == "inbound").count();
+        assert_eq!(inbound, 6, "each MessageSid stored once for {from}");
+        assert_eq!(outbound(&conv).len(), 6, "one reply per message for {from}");
+        // Messages are listed in id order: inbound messages came in round order.
+        let ids: Vec<i64> = messages.iter().map(|m| m["id"].as_i64().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(conv["traces"].as_array().unwrap().iter().filter(|t| t["role"] == "classifier").count(), 6);
+    }
+    host.shutdown().await;
+}
