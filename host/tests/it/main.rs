@@ -1,6 +1,7 @@
 //! The host's integration tests: one binary, a module per area.
 
 mod cli;
+mod consent;
 mod host;
 mod loading;
 mod restart;
