@@ -156,6 +156,8 @@ fn tenant() -> TenantConfig {
             PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None },
             PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
         ],
+        consent: Default::default(),
+        templates: Default::default(),
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Config {
     /// The tenants (brands) this host serves.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+    /// The clock (not configurable from a file: tests use a manual one).
+    #[serde(skip)]
+    pub clock: crate::clock::Clock,
 }
 
 /// How hard the database works to keep an acknowledged message.
@@ -82,6 +85,49 @@ pub struct TenantConfig {
     /// Plugins per role, in the order they run.
     #[serde(default)]
     pub plugins: Vec<PluginBindingConfig>,
+    /// Consent rules: extra keywords, quiet hours, frequency cap.
+    #[serde(default)]
+    pub consent: ConsentConfig,
+    /// Notification templates by name: text with `{variable}` placeholders.
+    #[serde(default)]
+    pub templates: std::collections::BTreeMap<String, String>,
+}
+
+/// A tenant's consent rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentConfig {
+    /// Keywords added to the standard lists.
+    #[serde(default)]
+    pub keywords: crate::consent::Keywords,
+    /// When proactive messages may go: a preset (`federal`, `florida`,
+    /// `texas`, …) or `{ start = "08:00", end = "21:00" }`. Default `federal`.
+    #[serde(default = "default_quiet_hours")]
+    pub quiet_hours: crate::consent::quiet::QuietHoursConfig,
+    /// Most proactive messages to one contact on one subject per 24 hours.
+    #[serde(default = "default_frequency_cap")]
+    pub frequency_cap: usize,
+    /// How customers reach support, for the HELP answer (default: the tenant's first number).
+    #[serde(default)]
+    pub support_contact: Option<String>,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        ConsentConfig {
+            keywords: Default::default(),
+            quiet_hours: default_quiet_hours(),
+            frequency_cap: default_frequency_cap(),
+            support_contact: None,
+        }
+    }
+}
+
+fn default_quiet_hours() -> crate::consent::quiet::QuietHoursConfig {
+    crate::consent::quiet::QuietHoursConfig::Preset("federal".into())
+}
+fn default_frequency_cap() -> usize {
+    3
 }
 
 /// The SMS provider of a tenant.
@@ -158,6 +204,7 @@ impl Default for Config {
             outbox_workers: default_workers(),
             profile_ttl_secs: default_profile_ttl(),
             tenants: Vec::new(),
+            clock: Default::default(),
         }
     }
 }
@@ -249,6 +296,15 @@ impl Config {
             }
             if jiff::tz::TimeZone::get(&t.time_zone).is_err() {
                 return Err(format!("tenant `{}`: unknown time zone `{}`", t.id, t.time_zone));
+            }
+            crate::consent::QuietHours::from_config(&t.consent.quiet_hours)
+                .map_err(|e| format!("tenant `{}`: consent.quiet_hours: {e}", t.id))?;
+            if t.consent.frequency_cap == 0 {
+                return Err(format!("tenant `{}`: consent.frequency_cap must be at least 1", t.id));
+            }
+            for (name, text) in &t.templates {
+                crate::messaging::template::variables(text)
+                    .map_err(|e| format!("tenant `{}`: template `{name}`: {e}", t.id))?;
             }
         }
         Ok(())

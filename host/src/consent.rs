@@ -32,3 +32,76 @@ pub fn opt_in_confirmation(brand: &str) -> String {
 pub fn default_help(brand: &str, contact: &str) -> String {
     format!("{brand} customer support: text us at {contact} anytime. Reply STOP to opt out. Msg & data rates may apply.")
 }
+
+/// What the host does about consent with one inbound message, before any
+/// plugin runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundConsent {
+    /// The check behind it (keyword or rule).
+    pub check: Check,
+    /// The ledger event to append, with its purpose.
+    pub event: Option<(EventKind, &'static str)>,
+    /// A reply from the host itself (confirmation or HELP).
+    pub reply: Option<(Purpose, String)>,
+    /// Whether plugins may handle the message.
+    pub continue_bot: bool,
+    /// Why an agent should look (ambiguous text, or a message from an opted-out number).
+    pub flag: Option<String>,
+}
+
+/// Texts about the tenant the host's own replies need.
+#[derive(Debug, Clone)]
+pub struct Brand<'a> {
+    /// Brand name.
+    pub name: &'a str,
+    /// The configured HELP answer, if any.
+    pub help_text: Option<&'a str>,
+    /// How customers reach support (for the default HELP answer).
+    pub support_contact: &'a str,
+}
+
+/// Decide the consent side of an inbound text, given the sender's state.
+/// A STOP (or a detected revocation) ends the bot flow at once and is
+/// confirmed once per opted-out period; START matters only to an opted-out
+/// number (otherwise "yes" is an ordinary answer for the bot); HELP is
+/// answered by the host; an ambiguous text goes to an agent.
+pub fn on_inbound(text: &str, state: &ConsentState, keywords: &Keywords, brand: &Brand) -> InboundConsent {
+    let check = check(text, keywords);
+    let base = InboundConsent { check: check.clone(), event: None, reply: None, continue_bot: false, flag: None };
+    match check.verdict {
+        Verdict::OptOut => {
+            let kind = if matches!(check.reason, Reason::Keyword(_)) {
+                EventKind::OptOut
+            } else {
+                EventKind::RevocationDetected
+            };
+            let reply = (!state.opted_out).then(|| (Purpose::OptOutConfirmation, opt_out_confirmation(brand.name)));
+            InboundConsent { event: Some((kind, "all")), reply, ..base }
+        }
+        Verdict::OptIn if state.opted_out => InboundConsent {
+            event: Some((EventKind::OptIn, "informational")),
+            reply: Some((Purpose::OptInConfirmation, opt_in_confirmation(brand.name))),
+            ..base
+        },
+        Verdict::Help => {
+            let text = match brand.help_text {
+                Some(t) => t.to_string(),
+                None => default_help(brand.name, brand.support_contact),
+            };
+            InboundConsent { event: Some((EventKind::Help, "all")), reply: Some((Purpose::Help, text)), ..base }
+        }
+        Verdict::Ambiguous => {
+            let flag = format!("Possible opt-out ({}): confirm with the customer before any other message", check.reason);
+            InboundConsent { flag: Some(flag), ..base }
+        }
+        _ if state.opted_out => InboundConsent {
+            flag: Some("The customer is opted out: nothing can be sent until they text START".into()),
+            ..base
+        },
+        _ => InboundConsent { continue_bot: true, ..base },
+    }
+}
+
+/// A plugin may add an opt-out signal (an intent labelled `opt-out` with at
+/// least this confidence); it can never remove one.
+pub const PLUGIN_OPT_OUT_CONFIDENCE: f32 = 0.8;

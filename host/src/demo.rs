@@ -50,6 +50,8 @@ pub fn config(data_dir: PathBuf, bind: std::net::SocketAddr) -> Config {
                 PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None },
                 PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
             ],
+            consent: Default::default(),
+            templates: Default::default(),
         }],
         ..Config::default()
     }

@@ -8,6 +8,7 @@
 //! owns SQL.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod demo;

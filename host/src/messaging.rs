@@ -7,3 +7,4 @@ pub mod provider;
 pub mod redact;
 pub mod segments;
 pub mod signature;
+pub mod template;

@@ -17,7 +17,10 @@ pub mod ingest;
 use crate::domain::{ConversationContext, CustomerProfile, Decision, Handoff, InboundMessage, Intent, Priority};
 use crate::messaging::segments;
 use crate::plugins::PluginError;
-use crate::store::{ClaimedJob, ConversationRow, InboundRow, NewOutbound, NewTrace, Outcome, Store, rfc3339};
+use crate::consent::{self, ConsentState, EventKind, Purpose, Source};
+use crate::store::{
+    ClaimedJob, ConversationRow, InboundRow, NewConsentEvent, NewOutbound, NewTrace, Outcome, Store, rfc3339,
+};
 use crate::tenants::Tenants;
 use bindings::{Bindings, TenantPlugins};
 use std::sync::Arc;
@@ -77,6 +80,7 @@ struct Identified {
     message: InboundRow,
     conversation: ConversationRow,
     history: Vec<crate::domain::Turn>,
+    consent: ConsentState,
 }
 
 /// The state carried from stage to stage for one message.
@@ -87,6 +91,12 @@ struct Flow {
     conversation: Option<ConversationRow>,
     profile: Option<CustomerProfile>,
     history: Vec<crate::domain::Turn>,
+    /// The sender's consent before this message.
+    consent: ConsentState,
+    /// Ledger events this message causes.
+    consent_events: Vec<NewConsentEvent>,
+    /// The host's own reply (confirmation or HELP), instead of a plugin's.
+    host_reply: Option<(Purpose, String)>,
     intents: Vec<Intent>,
     decision: Option<Decision>,
     traces: Vec<NewTrace>,
@@ -186,17 +196,24 @@ impl Pipeline {
         let conversations = self.store.identify_batch(&messages).await.map_err(|e| e.to_string())?;
         let wanted: Vec<(i64, i64)> = messages.iter().zip(&conversations).map(|(m, c)| (c.id, m.id)).collect();
         let histories = self.store.history_batch(&wanted, HISTORY).await.map_err(|e| e.to_string())?;
+        let senders: Vec<(&str, &str)> = messages.iter().map(|m| (m.tenant_id.as_str(), m.from.as_str())).collect();
+        let events = self.store.consent_events_for(&senders).await.map_err(|e| e.to_string())?;
+        drop(senders);
         Ok(messages
             .into_iter()
             .zip(conversations)
             .zip(histories)
-            .map(|((message, conversation), history)| Identified { message, conversation, history })
+            .map(|((message, conversation), history)| {
+                let key = (message.tenant_id.clone(), message.from.clone());
+                let consent = ConsentState::derive(events.get(&key).into_iter().flatten());
+                Identified { message, conversation, history, consent }
+            })
             .collect())
     }
 
     /// Run the stages for one identified message; the caller writes the outcome.
     async fn process(&self, job: ClaimedJob, identified: Identified) -> Result<Outcome, String> {
-        let Identified { message, conversation, history } = identified;
+        let Identified { message, conversation, history, consent } = identified;
         let plugins = self.bindings.get(&message.tenant_id);
         let mut flow = Flow {
             job,
@@ -206,6 +223,9 @@ impl Pipeline {
             profile_cache: None,
             profile: None,
             history,
+            consent,
+            consent_events: Vec::new(),
+            host_reply: None,
             intents: Vec::new(),
             decision: None,
             traces: Vec::new(),
@@ -222,9 +242,38 @@ impl Pipeline {
 
     async fn run(&self, stage: Stage, flow: &mut Flow) -> Result<Next, String> {
         match stage {
-            // The slot for consent: the next milestone handles STOP/START/HELP
-            // here, before any plugin can see the message.
-            Stage::Consent => Ok(Next::Continue),
+            // Keywords and revocations, before any plugin sees the message.
+            Stage::Consent => {
+                let Some(tenant) = self.tenants.get(&flow.message.tenant_id) else {
+                    return Err(format!("tenant `{}` is no longer configured", flow.message.tenant_id));
+                };
+                let c = &tenant.config;
+                let support = c.consent.support_contact.as_deref().unwrap_or(&flow.message.to);
+                let brand = consent::Brand { name: &c.name, help_text: c.help_text.as_deref(), support_contact: support };
+                let decided = consent::on_inbound(&flow.message.body, &flow.consent, &c.consent.keywords, &brand);
+                if let Some((event, purpose)) = decided.event {
+                    let matched = match &decided.check.reason {
+                        consent::Reason::Keyword(k) => k.clone(),
+                        consent::Reason::Rule(r) => r.to_string(),
+                        consent::Reason::Nothing => String::new(),
+                    };
+                    flow.consent_events.push(self.consent_event(flow, event, purpose, matched));
+                }
+                flow.host_reply = decided.reply;
+                if decided.continue_bot {
+                    return Ok(Next::Continue);
+                }
+                let decision = match decided.flag {
+                    Some(reason) => Decision {
+                        handoff: Some(Handoff { reason, priority: Priority::High, team: None }),
+                        add_tags: vec!["consent-review".into()],
+                        ..Decision::default()
+                    },
+                    None => Decision::default(),
+                };
+                self.finish(flow, decision);
+                Ok(Next::Done)
+            }
             // The worker identified its whole batch (contact, conversation,
             // history) before the stages ran.
             Stage::Identify => Ok(Next::Continue),
@@ -233,7 +282,7 @@ impl Pipeline {
                 let contact_id = conversation.contact_id;
                 let ttl = self.profile_ttl.as_millis() as i64;
                 if let Some((json, at)) = &conversation.profile
-                    && crate::store::now_ms() - at < ttl
+                    && self.store.now() - at < ttl
                 {
                     flow.profile = serde_json::from_str(json).ok().flatten();
                     return Ok(Next::Continue);
@@ -262,17 +311,8 @@ impl Pipeline {
                 let conversation = flow.conversation.as_ref().expect("identified");
                 if conversation.owner == "human" {
                     // A person is handling it: no plugin sees or answers the message.
-                    flow.outcome = Some(Outcome {
-                        job_id: flow.job.id,
-                        message_id: flow.message.id,
-                        conversation_id: conversation.id,
-                        intents: Vec::new(),
-                        decision: Decision::default(),
-                        reply: None,
-                        traces: std::mem::take(&mut flow.traces),
-                        human_owned: true,
-                        profile_cache: flow.profile_cache.take(),
-                    });
+                    let outcome = self.outcome(flow, Decision::default(), true);
+                    flow.outcome = Some(outcome);
                     return Ok(Next::Done);
                 }
                 Ok(Next::Continue)
@@ -303,6 +343,23 @@ impl Pipeline {
                 if flow.decision.is_some() {
                     return Ok(Next::Continue);
                 }
+                // A classifier may add an opt-out signal; the host acts on it.
+                if let Some(signal) = flow
+                    .intents
+                    .iter()
+                    .find(|i| i.label == "opt-out" && i.confidence >= consent::PLUGIN_OPT_OUT_CONFIDENCE)
+                {
+                    let matched = format!("plugin signal opt-out={:.2}", signal.confidence);
+                    let event = self.consent_event(flow, EventKind::RevocationDetected, "all", matched);
+                    flow.consent_events.push(event);
+                    if !flow.consent.opted_out {
+                        let brand = self.tenants.get(&flow.message.tenant_id).map(|t| t.config.name.clone());
+                        let text = consent::opt_out_confirmation(brand.as_deref().unwrap_or(""));
+                        flow.host_reply = Some((Purpose::OptOutConfirmation, text));
+                    }
+                    self.finish(flow, Decision::default());
+                    return Ok(Next::Done);
+                }
                 let Some(bound) = flow.plugins.responder.clone() else {
                     flow.decision = Some(Decision {
                         handoff: Some(Handoff {
@@ -326,36 +383,74 @@ impl Pipeline {
                 Ok(Next::Continue)
             }
             Stage::Act => {
-                let conversation = flow.conversation.as_ref().expect("identified");
                 let decision = flow.decision.clone().unwrap_or_default();
-                let reply = decision.reply.as_ref().map(|text| {
-                    let info = segments::analyze(text);
-                    NewOutbound {
-                        tenant_id: flow.message.tenant_id.clone(),
-                        conversation_id: Some(conversation.id),
-                        idempotency_key: format!("reply:{}", flow.message.id),
-                        author: "bot",
-                        category: "conversational",
-                        from: flow.message.to.clone(),
-                        to: flow.message.from.clone(),
-                        body: text.clone(),
-                        encoding: info.encoding.as_str(),
-                        segments: info.segments,
-                    }
-                });
-                flow.outcome = Some(Outcome {
-                    job_id: flow.job.id,
-                    message_id: flow.message.id,
-                    conversation_id: conversation.id,
-                    intents: flow.intents.clone(),
-                    decision,
-                    reply,
-                    traces: std::mem::take(&mut flow.traces),
-                    human_owned: false,
-                    profile_cache: flow.profile_cache.take(),
-                });
+                self.finish(flow, decision);
                 Ok(Next::Done)
             }
+        }
+    }
+
+    /// End the flow with `decision` (the host's own reply, if any, wins over a plugin's).
+    fn finish(&self, flow: &mut Flow, decision: Decision) {
+        let outcome = self.outcome(flow, decision, false);
+        flow.outcome = Some(outcome);
+    }
+
+    fn outcome(&self, flow: &mut Flow, decision: Decision, human_owned: bool) -> Outcome {
+        let conversation_id = flow.conversation.as_ref().map(|c| c.id).unwrap_or_default();
+        let m = &flow.message;
+        let reply_to = |purpose: Purpose, text: &str, key: String| {
+            let info = segments::analyze(text);
+            NewOutbound {
+                tenant_id: m.tenant_id.clone(),
+                conversation_id: Some(conversation_id),
+                idempotency_key: key,
+                author: if matches!(purpose, Purpose::Conversational) { "bot" } else { "system" },
+                category: purpose.as_str(),
+                from: m.to.clone(),
+                to: m.from.clone(),
+                body: text.to_string(),
+                encoding: info.encoding.as_str(),
+                segments: info.segments,
+                subject: None,
+                answers_message_id: matches!(purpose, Purpose::OptOutConfirmation).then_some(m.id),
+                expires_at: None,
+            }
+        };
+        let reply = match (&flow.host_reply, &decision.reply) {
+            (Some((purpose, text)), _) => Some(reply_to(*purpose, text, format!("consent:{}", m.id))),
+            (None, Some(text)) if !human_owned => {
+                Some(reply_to(Purpose::Conversational, text, format!("reply:{}", m.id)))
+            }
+            _ => None,
+        };
+        Outcome {
+            job_id: flow.job.id,
+            message_id: m.id,
+            conversation_id,
+            intents: std::mem::take(&mut flow.intents),
+            decision,
+            reply,
+            traces: std::mem::take(&mut flow.traces),
+            human_owned,
+            profile_cache: flow.profile_cache.take(),
+            consent: std::mem::take(&mut flow.consent_events),
+        }
+    }
+
+    fn consent_event(&self, flow: &Flow, event: EventKind, purpose: &str, matched: String) -> NewConsentEvent {
+        let m = &flow.message;
+        NewConsentEvent {
+            tenant_id: m.tenant_id.clone(),
+            phone: m.from.clone(),
+            program: m.to.clone(),
+            purpose: purpose.to_string(),
+            event,
+            source: Source::Customer,
+            matched: (!matched.is_empty()).then_some(matched),
+            message_id: Some(m.id),
+            text: Some(m.body.clone()),
+            disclosure_version: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! PostgreSQL also accepts (`$n` parameters, `RETURNING`, `ON CONFLICT`,
 //! integer millisecond times) so a PostgreSQL backend can follow.
 
+mod consent;
 mod conversations;
 mod inbound;
 mod outbox;
@@ -12,10 +13,12 @@ mod traces;
 pub use conversations::{
     ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, rfc3339,
 };
+pub use consent::NewConsentEvent;
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
 pub use traces::{NewTrace, TraceRow};
 
+use crate::clock::Clock;
 use crate::config::Durability;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Encode, Pool, QueryBuilder, Sqlite, Type};
@@ -54,11 +57,7 @@ pub struct Store {
     writer: Pool<Sqlite>,
     reader: Pool<Sqlite>,
     inbound_waiting: Arc<AtomicUsize>,
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
+    clock: Clock,
 }
 
 impl Store {
@@ -77,7 +76,18 @@ impl Store {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Store { writer, reader, inbound_waiting: Arc::new(AtomicUsize::new(0)) })
+        Ok(Store { writer, reader, inbound_waiting: Arc::new(AtomicUsize::new(0)), clock: Clock::default() })
+    }
+
+    /// Use `clock` for every time the store writes or compares.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, in milliseconds since the Unix epoch, by the store's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Called by background writers before they take the writer: let waiting

@@ -2,6 +2,7 @@
 //! Messaging Service, by API token, and each tenant's provider.
 
 use crate::config::TenantConfig;
+use crate::consent::QuietHours;
 use crate::messaging::provider::Provider;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ pub struct Tenant {
     pub config: TenantConfig,
     /// Its provider.
     pub provider: Provider,
+    /// When proactive messages may go.
+    pub quiet_hours: QuietHours,
 }
 
 /// All tenants, indexed.
@@ -29,7 +32,12 @@ impl Tenants {
     pub fn new(configs: &[TenantConfig]) -> Tenants {
         let mut t = Tenants::default();
         for c in configs {
-            let tenant = Arc::new(Tenant { provider: Provider::from_config(&c.provider), config: c.clone() });
+            let tenant = Arc::new(Tenant {
+                provider: Provider::from_config(&c.provider),
+                // Configuration was checked at load; a bad window falls back to the federal one.
+                quiet_hours: QuietHours::from_config(&c.consent.quiet_hours).unwrap_or_default(),
+                config: c.clone(),
+            });
             t.by_id.insert(c.id.clone(), tenant.clone());
             for n in &c.numbers {
                 t.by_number.insert(n.clone(), tenant.clone());

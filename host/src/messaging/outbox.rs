@@ -1,9 +1,14 @@
-//! Outbox workers: the only way a message leaves the host. Each claims a due
-//! entry, hands it to the tenant's provider with its idempotency key, and
-//! records the result: accepted, retried later with backoff (timeouts, 429,
-//! 5xx), or failed for good with the provider's error code.
+//! Outbox workers: the only way a message leaves the host. Each claims due
+//! entries, asks the consent gate about each (send, block or defer), hands
+//! what may go to the tenant's provider with its idempotency key, and records
+//! the result: accepted, retried later with backoff (timeouts, 429, 5xx),
+//! failed for good with the provider's error code (21610 also records an
+//! opt-out), blocked or deferred with the gate's reason.
 
 use super::provider::OutboundSms;
+use crate::consent::quiet::us_candidate_zones;
+use crate::consent::{ConsentState, GateDecision, GateInput, Purpose, decide};
+use jiff::tz::TimeZone;
 use crate::store::{ClaimedSend, SendResult, Store};
 use crate::tenants::Tenants;
 use std::sync::Arc;
@@ -49,8 +54,17 @@ impl Outbox {
             let notified = self.notify.notified();
             match self.store.claim_sends(LEASE_MS, BATCH).await {
                 Ok(sends) if !sends.is_empty() => {
-                    // Hand the batch to the providers concurrently, then record
-                    // every result in one transaction.
+                    // The consent gate first; hand what it lets through to the
+                    // providers concurrently, then record every result (sent,
+                    // blocked, deferred, failed) in one transaction.
+                    let (sends, mut results) = match self.gate(sends).await {
+                        Ok(split) => split,
+                        Err(e) => {
+                            // Nothing is sent without a decision; the leases expire.
+                            tracing::error!(error = %e, "reading consent for the gate failed");
+                            continue;
+                        }
+                    };
                     let mut running = tokio::task::JoinSet::new();
                     for send in sends {
                         let outbox = self.clone();
@@ -59,7 +73,6 @@ impl Outbox {
                             (send, result)
                         });
                     }
-                    let mut results = Vec::new();
                     while let Some(done) = running.join_next().await {
                         if let Ok(pair) = done {
                             results.push(pair);
@@ -79,6 +92,78 @@ impl Outbox {
                 }
             }
         }
+    }
+
+    /// Ask the consent gate about each claimed send: those it lets through,
+    /// and the decisions for those it blocks or defers.
+    pub async fn gate(
+        &self,
+        sends: Vec<ClaimedSend>,
+    ) -> Result<(Vec<ClaimedSend>, Vec<(ClaimedSend, SendResult)>), crate::store::StoreError> {
+        let now_ms = self.store.now();
+        let now = jiff::Timestamp::from_millisecond(now_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let contacts: Vec<(&str, &str)> = sends.iter().map(|s| (s.tenant_id.as_str(), s.to.as_str())).collect();
+        let events = self.store.consent_events_for(&contacts).await?;
+        let proactive = sends.iter().any(|s| Purpose::parse(&s.category).is_some_and(Purpose::proactive));
+        let (zones, mut recent) = if proactive {
+            (
+                self.store.contact_time_zones(&contacts).await?,
+                self.store.proactive_sends_since(&contacts, now_ms - 24 * 3_600_000).await?,
+            )
+        } else {
+            Default::default()
+        };
+        drop(contacts);
+        let mut pass = Vec::with_capacity(sends.len());
+        let mut decided = Vec::new();
+        for send in sends {
+            let key = (send.tenant_id.clone(), send.to.clone());
+            let state = ConsentState::derive(events.get(&key).into_iter().flatten());
+            let (Some(purpose), Some(tenant)) = (Purpose::parse(&send.category), self.tenants.get(&send.tenant_id))
+            else {
+                let reason = format!("unknown category `{}` or tenant `{}`", send.category, send.tenant_id);
+                decided.push((send, SendResult::Blocked { reason }));
+                continue;
+            };
+            let tz = zones
+                .get(&key)
+                .and_then(|z| TimeZone::get(z).ok())
+                .or_else(|| TimeZone::get(&tenant.config.time_zone).ok());
+            let candidate_zones = match tz {
+                Some(tz) => vec![tz],
+                None => us_candidate_zones(),
+            };
+            let subject_key = (send.tenant_id.clone(), send.to.clone(), send.subject.clone().unwrap_or_default());
+            let decision = decide(&GateInput {
+                purpose,
+                state: &state,
+                answers_message: send.answers_message_id,
+                now,
+                zones: &candidate_zones,
+                quiet_hours: &tenant.quiet_hours,
+                recent_same_subject: recent.get(&subject_key).map(Vec::as_slice).unwrap_or(&[]),
+                frequency_cap: tenant.config.consent.frequency_cap,
+                expires_at: send.expires_at,
+            });
+            match decision {
+                GateDecision::Send => {
+                    if purpose.proactive() {
+                        // Counted at once, so one batch cannot overrun the cap.
+                        recent.entry(subject_key).or_default().push(now_ms);
+                    }
+                    pass.push(send);
+                }
+                GateDecision::Block(reason) => {
+                    tracing::info!(outbox = send.id, %reason, "consent gate blocked a send");
+                    decided.push((send, SendResult::Blocked { reason }));
+                }
+                GateDecision::Defer { until, reason } => {
+                    tracing::info!(outbox = send.id, until, %reason, "consent gate deferred a send");
+                    decided.push((send, SendResult::Deferred { until, reason }));
+                }
+            }
+        }
+        Ok((pass, decided))
     }
 
     async fn send(&self, send: &ClaimedSend) -> SendResult {

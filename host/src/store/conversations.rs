@@ -1,6 +1,6 @@
 //! Contacts, conversations and their messages; applying a pipeline outcome.
 
-use super::{Store, StoreError, StoreResult, now_ms, push_case, push_list};
+use super::{Store, StoreError, StoreResult, push_case, push_list};
 use crate::domain::{Author, Decision, Intent, Turn};
 use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
@@ -126,6 +126,8 @@ pub struct Outcome {
     pub human_owned: bool,
     /// A CRM answer to cache: (contact id, profile JSON or `null`).
     pub profile_cache: Option<(i64, String)>,
+    /// Consent ledger events the message caused.
+    pub consent: Vec<super::NewConsentEvent>,
 }
 
 fn message_row(r: &SqliteRow) -> MessageRow {
@@ -183,7 +185,7 @@ impl Store {
             return Ok(Vec::new());
         }
         self.after_inbound().await;
-        let now = now_ms();
+        let now = self.now();
         // Each distinct (tenant, customer) once: an upsert may not touch a row twice.
         let mut keys: Vec<(&str, &str)> = Vec::new();
         for m in messages {
@@ -366,7 +368,9 @@ impl Store {
             };
             let c = &mut changes[i];
             c.add_tags.extend(&o.decision.add_tags);
-            c.intents = &o.intents;
+            if !o.intents.is_empty() {
+                c.intents = &o.intents;
+            }
             if let Some(h) = &o.decision.handoff {
                 c.handoff = Some(h);
             } else if o.decision.resolve {
@@ -374,15 +378,21 @@ impl Store {
             }
             c.replied |= o.reply.is_some();
         }
-        let replies: Vec<&super::NewOutbound> =
-            outcomes.iter().filter(|o| !o.human_owned).filter_map(|o| o.reply.as_ref()).collect();
+        // A human-owned conversation gets no bot reply, but the host's own
+        // consent replies (confirmations, HELP) still go.
+        let replies: Vec<&super::NewOutbound> = outcomes
+            .iter()
+            .filter_map(|o| o.reply.as_ref().filter(|r| !o.human_owned || r.category != "conversational"))
+            .collect();
+        let consent: Vec<&super::NewConsentEvent> = outcomes.iter().flat_map(|o| &o.consent).collect();
         let profiles: Vec<&(i64, String)> = outcomes.iter().filter_map(|o| o.profile_cache.as_ref()).collect();
         let traces: Vec<&super::NewTrace> = outcomes.iter().flat_map(|o| &o.traces).collect();
 
         self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
-        let now = now_ms();
+        let now = self.now();
         Self::insert_traces_in(&mut tx, &traces, now).await?;
+        Self::append_consent_in(&mut tx, &consent, now).await?;
         if !profiles.is_empty() {
             let mut q = QueryBuilder::<Sqlite>::new("UPDATE contacts SET profile_json = ");
             push_case(&mut q, "id", profiles.iter().map(|(id, json)| (*id, json.as_str())));

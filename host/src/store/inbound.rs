@@ -1,6 +1,6 @@
 //! Inbound messages and their processing jobs.
 
-use super::{Store, StoreResult, now_ms};
+use super::{Store, StoreResult};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::HashMap;
 
@@ -60,7 +60,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let now = now_ms();
+        let now = self.now();
         let media: Vec<String> =
             batch.iter().map(|m| serde_json::to_string(&m.media_urls).unwrap_or_else(|_| "[]".into())).collect();
         let mut tx = self.writer.begin().await?;
@@ -118,7 +118,7 @@ impl Store {
     /// deduplicated by key).
     pub async fn claim_jobs(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
         self.after_inbound().await;
-        let now = now_ms();
+        let now = self.now();
         let rows = sqlx::query(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2
              WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND locked_until < $2 ORDER BY id LIMIT $3)
@@ -137,7 +137,7 @@ impl Store {
 
     /// Release a job for a later retry, recording why.
     pub async fn retry_job(&self, job_id: i64, delay_ms: i64, error: &str) -> StoreResult<()> {
-        let now = now_ms();
+        let now = self.now();
         sqlx::query("UPDATE jobs SET locked_until = $1, last_error = $2, updated_at = $3 WHERE id = $4")
             .bind(now + delay_ms)
             .bind(error)

@@ -1,6 +1,11 @@
 //! The outbox: queued outbound messages, their sending state and provider statuses.
 
-use super::{Store, StoreError, StoreResult, now_ms, push_case, push_list};
+use super::consent::NewConsentEvent;
+use super::{Store, StoreError, StoreResult, push_case, push_list};
+use crate::consent::{EventKind, Source};
+
+/// Twilio's error for a recipient who opted out at the carrier.
+pub const PROVIDER_OPT_OUT_CODE: &str = "21610";
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use std::collections::HashMap;
 
@@ -27,6 +32,12 @@ pub struct NewOutbound {
     pub encoding: &'static str,
     /// Segments.
     pub segments: u32,
+    /// What it is about (frequency caps count per subject), e.g. a template name.
+    pub subject: Option<String>,
+    /// For an opt-out confirmation: the inbound opt-out it answers.
+    pub answers_message_id: Option<i64>,
+    /// Not to be sent after this (ms).
+    pub expires_at: Option<i64>,
 }
 
 /// An outbox entry claimed by a sender.
@@ -48,6 +59,14 @@ pub struct ClaimedSend {
     pub body: String,
     /// Attempts so far, this one included.
     pub attempts: i64,
+    /// conversational | informational | promotional | opt-out-confirmation | opt-in-confirmation | help.
+    pub category: String,
+    /// Subject for frequency caps.
+    pub subject: Option<String>,
+    /// For an opt-out confirmation: the inbound opt-out it answers.
+    pub answers_message_id: Option<i64>,
+    /// Not to be sent after this (ms).
+    pub expires_at: Option<i64>,
 }
 
 /// What became of one send.
@@ -73,6 +92,18 @@ pub enum SendResult {
         code: Option<String>,
         /// What happened.
         error: String,
+    },
+    /// The consent gate refused it for good.
+    Blocked {
+        /// Why.
+        reason: String,
+    },
+    /// The consent gate holds it until `until` (quiet hours, frequency cap).
+    Deferred {
+        /// When it may go (ms).
+        until: i64,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -134,14 +165,17 @@ impl Store {
             return Ok(0);
         }
         let mut outbox = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO outbox (tenant_id, message_id, idempotency_key, category, status, next_attempt_at,
-                 created_at, updated_at) ",
+            "INSERT INTO outbox (tenant_id, message_id, idempotency_key, category, subject, answers_message_id,
+                 expires_at, status, next_attempt_at, created_at, updated_at) ",
         );
         outbox.push_values(&entries, |mut row, (m, id)| {
             row.push_bind(&m.tenant_id)
                 .push_bind(*id)
                 .push_bind(&m.idempotency_key)
                 .push_bind(m.category)
+                .push_bind(&m.subject)
+                .push_bind(m.answers_message_id)
+                .push_bind(m.expires_at)
                 .push("'pending'")
                 .push_bind(now)
                 .push_bind(now)
@@ -154,12 +188,13 @@ impl Store {
     /// Claim up to `limit` of the oldest due entries, leasing them for `lease_ms`.
     pub async fn claim_sends(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedSend>> {
         self.after_inbound().await;
-        let now = now_ms();
+        let now = self.now();
         let rows = sqlx::query(
             "UPDATE outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2
              WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
                           AND locked_until < $2 ORDER BY id LIMIT $3)
-             RETURNING id, message_id, tenant_id, idempotency_key, attempts",
+             RETURNING id, message_id, tenant_id, idempotency_key, attempts, category, subject, answers_message_id,
+                 expires_at",
         )
         .bind(now + lease_ms)
         .bind(now)
@@ -190,6 +225,10 @@ impl Store {
                 tenant_id: r.get(2),
                 idempotency_key: r.get(3),
                 attempts: r.get(4),
+                category: r.get(5),
+                subject: r.get(6),
+                answers_message_id: r.get(7),
+                expires_at: r.get(8),
                 from,
                 to,
                 body,
@@ -206,7 +245,7 @@ impl Store {
         }
         self.after_inbound().await;
         let mut tx = self.writer.begin().await?;
-        let now = now_ms();
+        let now = self.now();
         // Accepted sends, the common case, in two statements for the batch.
         let sent: Vec<(&ClaimedSend, &str, &str)> = results
             .iter()
@@ -217,7 +256,7 @@ impl Store {
             .collect();
         if !sent.is_empty() {
             let mut q = QueryBuilder::<Sqlite>::new("UPDATE outbox SET status = 'sent', updated_at = ");
-            q.push_bind(now).push(" WHERE id IN ");
+            q.push_bind(now).push(", sent_at = ").push_bind(now).push(" WHERE id IN ");
             push_list(&mut q, sent.iter().map(|(s, _, _)| s.id));
             q.build().execute(&mut *tx).await?;
             // Statuses only move forward: a callback may already have come.
@@ -239,9 +278,41 @@ impl Store {
             push_list(&mut q, sent.iter().map(|(s, _, _)| s.message_id));
             q.build().execute(&mut *tx).await?;
         }
+        let mut opt_outs = Vec::new();
         for (send, result) in results {
             match result {
                 SendResult::Sent { .. } => {}
+                SendResult::Blocked { reason } => {
+                    sqlx::query("UPDATE outbox SET status = 'blocked', last_error = $1, updated_at = $2 WHERE id = $3")
+                        .bind(reason)
+                        .bind(now)
+                        .bind(send.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE messages SET status = 'blocked', status_rank = 4, updated_at = $1 WHERE id = $2",
+                    )
+                    .bind(now)
+                    .bind(send.message_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    Self::send_decision_in(&mut tx, send, "blocked", reason, None, now).await?;
+                }
+                SendResult::Deferred { until, reason } => {
+                    // Waiting is not an attempt.
+                    sqlx::query(
+                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, attempts = attempts - 1,
+                             last_error = $2, updated_at = $3
+                         WHERE id = $4",
+                    )
+                    .bind(until)
+                    .bind(reason)
+                    .bind(now)
+                    .bind(send.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    Self::send_decision_in(&mut tx, send, "deferred", reason, Some(*until), now).await?;
+                }
                 SendResult::Retry { delay_ms, error } => {
                     sqlx::query(
                         "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3
@@ -270,11 +341,122 @@ impl Store {
                     .bind(send.message_id)
                     .execute(&mut *tx)
                     .await?;
+                    // Twilio 21610: the recipient replied STOP at the carrier.
+                    if code.as_deref() == Some(PROVIDER_OPT_OUT_CODE) {
+                        opt_outs.push(NewConsentEvent {
+                            tenant_id: send.tenant_id.clone(),
+                            phone: send.to.clone(),
+                            program: send.from.clone(),
+                            purpose: "all".into(),
+                            event: EventKind::ProviderOptOut,
+                            source: Source::Provider,
+                            matched: Some(PROVIDER_OPT_OUT_CODE.into()),
+                            message_id: None,
+                            text: Some(error.clone()),
+                            disclosure_version: None,
+                        });
+                    }
                 }
             }
         }
+        let opt_outs: Vec<&NewConsentEvent> = opt_outs.iter().collect();
+        Self::append_consent_in(&mut tx, &opt_outs, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn send_decision_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        send: &ClaimedSend,
+        decision: &str,
+        reason: &str,
+        until: Option<i64>,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO send_decisions (outbox_id, tenant_id, decision, reason, until_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(send.id)
+        .bind(&send.tenant_id)
+        .bind(decision)
+        .bind(reason)
+        .bind(until)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queue one message to a contact, filed in the contact's open
+    /// conversation (opened if there is none): notifications and agent
+    /// replies. Returns the outbound message id, or `None` if the key was
+    /// already queued.
+    pub async fn enqueue_to_contact(&self, mut message: NewOutbound) -> StoreResult<Option<(i64, i64)>> {
+        let now = self.now();
+        let mut tx = self.writer.begin().await?;
+        let contact: i64 = sqlx::query(
+            "INSERT INTO contacts (tenant_id, phone, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id, phone) DO UPDATE SET phone = excluded.phone RETURNING id",
+        )
+        .bind(&message.tenant_id)
+        .bind(&message.to)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .get(0);
+        let open: Option<i64> = sqlx::query(
+            "SELECT id FROM conversations WHERE contact_id = $1 AND status = 'open' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(contact)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.get(0));
+        let conversation = match open {
+            Some(id) => id,
+            None => sqlx::query(
+                "INSERT INTO conversations (tenant_id, contact_id, tenant_number, status, owner, created_at,
+                     updated_at, last_message_at)
+                 VALUES ($1, $2, $3, 'open', 'bot', $4, $4, $4) RETURNING id",
+            )
+            .bind(&message.tenant_id)
+            .bind(contact)
+            .bind(&message.from)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0),
+        };
+        message.conversation_id = Some(conversation);
+        let queued = Self::enqueue_batch_in(&mut tx, &[&message], now).await?;
+        let id: Option<i64> = if queued == 1 {
+            sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(conversation)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT id FROM messages WHERE idempotency_key = $1")
+                .bind(&message.idempotency_key)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.get(0))
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(id.map(|id| (id, conversation)))
+    }
+
+    /// The gate's record for an outbox entry: (decision, reason, until), oldest first.
+    pub async fn send_decisions(&self, outbound_message_id: i64) -> StoreResult<Vec<(String, String, Option<i64>)>> {
+        let rows = sqlx::query(
+            "SELECT d.decision, d.reason, d.until_at FROM send_decisions d JOIN outbox o ON o.id = d.outbox_id
+             WHERE o.message_id = $1 ORDER BY d.id",
+        )
+        .bind(outbound_message_id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
     /// Apply a provider status callback. Moves forward only; returns whether
@@ -288,7 +470,7 @@ impl Store {
         .bind(status)
         .bind(rank)
         .bind(error_code)
-        .bind(now_ms())
+        .bind(self.now())
         .bind(provider_sid)
         .execute(&self.writer)
         .await?;

@@ -1,13 +1,13 @@
 //! Tenants, their numbers and plugin bindings.
 
-use super::{Store, StoreResult, now_ms};
+use super::{Store, StoreResult};
 use crate::config::TenantConfig;
 
 impl Store {
     /// Make the stored tenants, numbers and bindings match the configuration.
     pub async fn sync_tenants(&self, tenants: &[TenantConfig]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let now = now_ms();
+        let now = self.now();
         for t in tenants {
             sqlx::query(
                 "INSERT INTO tenants (id, name, time_zone, help_text, messaging_service_sid, updated_at)

@@ -27,6 +27,8 @@ pub fn tenant(provider: ProviderConfig, plugins: Vec<PluginBindingConfig>) -> Te
         api_token: Some(API_TOKEN.into()),
         provider,
         plugins,
+        consent: Default::default(),
+        templates: Default::default(),
     }
 }
 
