@@ -23,6 +23,9 @@ enum Command {
     /// SMS tools.
     #[command(subcommand)]
     Sms(SmsCommand),
+    /// Consent: test phrasings, export the ledger.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
     /// Run the host: webhooks, pipeline, outbox and API.
     Serve {
         /// Configuration file (TOML); `SMSDESK_*` variables override it.
@@ -65,6 +68,41 @@ enum SmsCommand {
     Segments {
         /// The message text.
         text: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentCommand {
+    /// What the host would do with an inbound TEXT: opt-out, opt-in, help,
+    /// ambiguous or none, and why (the keyword or detector rule).
+    Check {
+        /// The inbound text.
+        text: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use this configuration's keywords for `--tenant`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The tenant whose extra keywords apply (with `--config`).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Export the consent ledger of a tenant (or one contact's history) from
+    /// the database of a configuration.
+    Export {
+        /// Configuration file (TOML); `SMSDESK_*` variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Only this contact's history (E.164).
+        #[arg(long)]
+        contact: Option<String>,
+        /// json or csv.
+        #[arg(long, default_value = "json")]
+        format: String,
     },
 }
 
@@ -154,6 +192,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             Command::Chat { server, from, to, auth_token, api_token } => {
                 crate::demo::chat(crate::demo::ChatOptions { server, from, to, auth_token, api_token }).await
+            }
+            Command::Consent(ConsentCommand::Check { text, json, config, tenant }) => {
+                consent_check(&text, json, config.as_deref(), tenant.as_deref())
+            }
+            Command::Consent(ConsentCommand::Export { config, tenant, contact, format }) => {
+                consent_export(config.as_deref(), &tenant, contact.as_deref(), &format).await
             }
             Command::Sms(SmsCommand::Segments { text }) => {
                 println!("{}", serde_json::to_string(&crate::messaging::segments::analyze(&text))?);
@@ -295,5 +339,50 @@ async fn run_role(args: RunArgs) -> Result<()> {
         Role::Responder => output.decision = Some(plugin.respond(&ctx, &message, &context, &args.intents).await?),
     }
     println!("{}", serde_json::to_string_pretty(&output)?);
+    Ok(())
+}
+
+fn consent_check(text: &str, json: bool, config: Option<&Path>, tenant: Option<&str>) -> Result<()> {
+    let keywords = match (config, tenant) {
+        (_, None) => crate::consent::Keywords::default(),
+        (config, Some(id)) => {
+            let config = crate::config::Config::load(config).map_err(anyhow::Error::msg)?;
+            let t = config.tenants.iter().find(|t| t.id == id).with_context(|| format!("no tenant `{id}`"))?;
+            t.consent.keywords.clone()
+        }
+    };
+    let check = crate::consent::check(text, &keywords);
+    if json {
+        let value = serde_json::json!({
+            "text": text,
+            "verdict": check.verdict.as_str(),
+            "reason": check.reason,
+            "explanation": check.reason.to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("{} ({})", check.verdict.as_str(), check.reason);
+    }
+    Ok(())
+}
+
+async fn consent_export(config: Option<&Path>, tenant: &str, contact: Option<&str>, format: &str) -> Result<()> {
+    if format != "json" && format != "csv" {
+        bail!("--format must be json or csv, not `{format}`");
+    }
+    let config = crate::config::Config::load(config).map_err(anyhow::Error::msg)?;
+    if !config.tenants.iter().any(|t| t.id == tenant) {
+        bail!("no tenant `{tenant}` in the configuration");
+    }
+    let contact = contact.map(crate::domain::E164::parse).transpose().map_err(anyhow::Error::msg)?;
+    let store = crate::store::Store::open(&config.database_url(), config.durability)
+        .await
+        .with_context(|| format!("opening {}", config.database_url()))?;
+    let events = store.consent_ledger(tenant, contact.as_ref().map(|c| c.as_str())).await?;
+    if format == "csv" {
+        print!("{}", crate::consent::ledger::to_csv(&events));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&crate::consent::ledger::to_json(tenant, &events))?);
+    }
     Ok(())
 }

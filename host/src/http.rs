@@ -2,6 +2,7 @@
 //! `/webhooks/twilio/…`, the read API under `/api/v1/…`, `/healthz`.
 
 mod api;
+mod consent_api;
 mod error;
 mod webhooks;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Base URL the provider uses to reach us, for signatures behind a proxy.
     pub public_base_url: Option<String>,
+    /// Woken when the API queues a message.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 /// Largest webhook or API body accepted.
@@ -36,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/twilio/status", post(webhooks::status_callback))
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))
+        .route("/api/v1/notifications", post(consent_api::notify))
+        .route("/api/v1/consent", post(consent_api::record).get(consent_api::export))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

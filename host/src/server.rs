@@ -47,7 +47,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = Store::open(&config.database_url(), config.durability)
         .await
-        .with_context(|| format!("opening {}", config.database_url()))?;
+        .with_context(|| format!("opening {}", config.database_url()))?
+        .with_clock(config.clock.clone());
     store.sync_tenants(&config.tenants).await.context("storing tenants")?;
     let (jobs_resumed, sends_resumed) = store.release_leases().await.context("releasing leases")?;
     if jobs_resumed + sends_resumed > 0 {
@@ -80,7 +81,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let outbox = Outbox {
         store: store.clone(),
         tenants: tenants.clone(),
-        notify: outbox_notify,
+        notify: outbox_notify.clone(),
         status_callback: Some(format!("{}/webhooks/twilio/status", base.trim_end_matches('/'))),
     };
     outbox.spawn_workers(config.outbox_workers);
@@ -90,6 +91,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tenants,
         ingest: Ingest::start(store.clone(), jobs),
         public_base_url: config.public_base_url.clone(),
+        outbox: outbox_notify,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(http::serve(listener, state, async move {

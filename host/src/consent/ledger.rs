@@ -164,6 +164,66 @@ impl ConsentState {
     }
 }
 
+/// The ledger as CSV (RFC 4180: a header line, quoted fields, CRLF line ends).
+pub fn to_csv(events: &[ConsentEvent]) -> String {
+    fn field(s: &str) -> String {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+    let mut out = String::from(
+        "id,tenant,contact,program,purpose,event,source,matched,message_id,text,disclosure_version,recorded_at\r\n",
+    );
+    for e in events {
+        let at = jiff::Timestamp::from_millisecond(e.created_at).map(|t| t.to_string()).unwrap_or_default();
+        let cells = [
+            e.id.to_string(),
+            field(&e.tenant_id),
+            field(&e.phone),
+            field(&e.program),
+            field(&e.purpose),
+            e.event.as_str().to_string(),
+            e.source.as_str().to_string(),
+            field(e.matched.as_deref().unwrap_or("")),
+            e.message_id.map(|m| m.to_string()).unwrap_or_default(),
+            field(e.text.as_deref().unwrap_or("")),
+            field(e.disclosure_version.as_deref().unwrap_or("")),
+            at,
+        ];
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The ledger as JSON: every event with its evidence and time, and the state
+/// each contact is in now.
+pub fn to_json(tenant: &str, events: &[ConsentEvent]) -> serde_json::Value {
+    let mut contacts: Vec<&str> = events.iter().map(|e| e.phone.as_str()).collect();
+    contacts.sort();
+    contacts.dedup();
+    let states: serde_json::Map<String, serde_json::Value> = contacts
+        .iter()
+        .map(|c| {
+            let s = ConsentState::derive(events.iter().filter(|e| e.phone == *c));
+            let v = serde_json::json!({
+                "opted_out": s.opted_out,
+                "informational": s.informational,
+                "promotional": s.promotional,
+            });
+            (c.to_string(), v)
+        })
+        .collect();
+    let events: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            let at = jiff::Timestamp::from_millisecond(e.created_at).map(|t| t.to_string()).unwrap_or_default();
+            v["recorded_at"] = serde_json::Value::String(at);
+            v
+        })
+        .collect();
+    serde_json::json!({ "tenant": tenant, "events": events, "current": states })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +262,16 @@ mod tests {
         let events = [event(2, EventKind::OptOut, "all"), event(3, EventKind::OptIn, "informational")];
         let s = ConsentState::derive(&events);
         assert!(!s.opted_out && s.informational && !s.promotional);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let mut e = event(1, EventKind::OptOut, "all");
+        e.text = Some("stop, \"now\"".into());
+        let csv = to_csv(&[e]);
+        let line = csv.lines().nth(1).unwrap();
+        assert!(line.starts_with("1,\"t\",\"+15551234567\",\"+15557650100\",\"all\",opt-out,customer,"), "{line}");
+        assert!(line.contains("\"stop, \"\"now\"\"\""), "{line}");
+        assert!(line.ends_with("1970-01-01T00:00:00.001Z"), "{line}");
     }
 }

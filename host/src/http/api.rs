@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use std::sync::Arc;
 
-fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, ApiError> {
+pub(super) fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
