@@ -19,18 +19,24 @@ pub use quiet::QuietHours;
 /// The opt-out confirmation (FCC 47 CFR 64.1200(a)(12), CTIA): brand, no
 /// more messages, how to opt back in; no marketing.
 pub fn opt_out_confirmation(brand: &str) -> String {
-    format!("{brand}: You are unsubscribed and will receive no more messages from this number. Reply START to resubscribe.")
+    format!(
+        "{brand}: You are unsubscribed and will receive no more messages from this number. Reply START to resubscribe."
+    )
 }
 
 /// The confirmation after START.
 pub fn opt_in_confirmation(brand: &str) -> String {
-    format!("{brand}: You are subscribed again to customer support texts. Reply HELP for help, STOP to opt out. Msg & data rates may apply.")
+    format!(
+        "{brand}: You are subscribed again to customer support texts. Reply HELP for help, STOP to opt out. Msg & data rates may apply."
+    )
 }
 
 /// The answer to HELP when a tenant configured none: brand, support
 /// contact, how to opt out, rates.
 pub fn default_help(brand: &str, contact: &str) -> String {
-    format!("{brand} customer support: text us at {contact} anytime. Reply STOP to opt out. Msg & data rates may apply.")
+    format!(
+        "{brand} customer support: text us at {contact} anytime. Reply STOP to opt out. Msg & data rates may apply."
+    )
 }
 
 /// What the host does about consent with one inbound message, before any
@@ -91,7 +97,8 @@ pub fn on_inbound(text: &str, state: &ConsentState, keywords: &Keywords, brand: 
             InboundConsent { event: Some((EventKind::Help, "all")), reply: Some((Purpose::Help, text)), ..base }
         }
         Verdict::Ambiguous => {
-            let flag = format!("Possible opt-out ({}): confirm with the customer before any other message", check.reason);
+            let flag =
+                format!("Possible opt-out ({}): confirm with the customer before any other message", check.reason);
             InboundConsent { flag: Some(flag), ..base }
         }
         _ if state.opted_out => InboundConsent {
@@ -105,3 +112,17 @@ pub fn on_inbound(text: &str, state: &ConsentState, keywords: &Keywords, brand: 
 /// A plugin may add an opt-out signal (an intent labelled `opt-out` with at
 /// least this confidence); it can never remove one.
 pub const PLUGIN_OPT_OUT_CONFIDENCE: f32 = 0.8;
+
+/// The host's answer to a classifier's opt-out signal: a detected revocation,
+/// confirmed once per opted-out period, and the end of the bot flow. `None`
+/// when the intents carry no signal.
+pub fn plugin_signal(intents: &[crate::domain::Intent], state: &ConsentState, brand: &str) -> Option<InboundConsent> {
+    intents.iter().find(|i| i.label == "opt-out" && i.confidence >= PLUGIN_OPT_OUT_CONFIDENCE)?;
+    Some(InboundConsent {
+        check: Check { verdict: Verdict::OptOut, reason: Reason::Rule("plugin-signal") },
+        event: Some((EventKind::RevocationDetected, "all")),
+        reply: (!state.opted_out).then(|| (Purpose::OptOutConfirmation, opt_out_confirmation(brand))),
+        continue_bot: false,
+        flag: None,
+    })
+}

@@ -14,10 +14,10 @@
 pub mod bindings;
 pub mod ingest;
 
+use crate::consent::{self, ConsentState, EventKind, Purpose, Source};
 use crate::domain::{ConversationContext, CustomerProfile, Decision, Handoff, InboundMessage, Intent, Priority};
 use crate::messaging::segments;
 use crate::plugins::PluginError;
-use crate::consent::{self, ConsentState, EventKind, Purpose, Source};
 use crate::store::{
     ClaimedJob, ConversationRow, InboundRow, NewConsentEvent, NewOutbound, NewTrace, Outcome, Store, rfc3339,
 };
@@ -80,7 +80,9 @@ struct Identified {
     message: InboundRow,
     conversation: ConversationRow,
     history: Vec<crate::domain::Turn>,
+    /// The sender's consent before this message (earlier messages of the batch included).
     consent: ConsentState,
+    consent_decision: Option<consent::InboundConsent>,
 }
 
 /// The state carried from stage to stage for one message.
@@ -93,6 +95,8 @@ struct Flow {
     history: Vec<crate::domain::Turn>,
     /// The sender's consent before this message.
     consent: ConsentState,
+    /// What the consent stage decided, before the stages ran.
+    consent_decision: Option<consent::InboundConsent>,
     /// Ledger events this message causes.
     consent_events: Vec<NewConsentEvent>,
     /// The host's own reply (confirmation or HELP), instead of a plugin's.
@@ -128,7 +132,7 @@ impl Pipeline {
                     // through the stages, then write every outcome of the batch
                     // in one transaction.
                     let identified = match self.identify(&jobs).await {
-                        Ok(identified) => identified,
+                        Ok(identified) => self.consent_in_order(identified),
                         Err(e) => {
                             tracing::error!(error = %e, "identifying a batch failed; will retry");
                             for job in &jobs {
@@ -206,14 +210,37 @@ impl Pipeline {
             .map(|((message, conversation), history)| {
                 let key = (message.tenant_id.clone(), message.from.clone());
                 let consent = ConsentState::derive(events.get(&key).into_iter().flatten());
-                Identified { message, conversation, history, consent }
+                Identified { message, conversation, history, consent, consent_decision: None }
             })
             .collect())
     }
 
+    /// The consent stage for a whole batch, in message order: each message
+    /// sees the consent its sender's earlier messages in the batch left (a
+    /// START then a STOP in one batch must end opted out, confirmed). Pure
+    /// and cheap; the plugin stages then run concurrently.
+    fn consent_in_order(&self, mut batch: Vec<Identified>) -> Vec<Identified> {
+        let mut running: std::collections::HashMap<(String, String), ConsentState> = Default::default();
+        for item in &mut batch {
+            let m = &item.message;
+            let state = running.entry((m.tenant_id.clone(), m.from.clone())).or_insert_with(|| item.consent.clone());
+            item.consent = state.clone();
+            let Some(tenant) = self.tenants.get(&m.tenant_id) else { continue };
+            let c = &tenant.config;
+            let support = c.consent.support_contact.as_deref().unwrap_or(&m.to);
+            let brand = consent::Brand { name: &c.name, help_text: c.help_text.as_deref(), support_contact: support };
+            let decided = consent::on_inbound(&m.body, state, &c.consent.keywords, &brand);
+            if let Some((event, purpose)) = decided.event {
+                state.apply(event, purpose, Some(m.id));
+            }
+            item.consent_decision = Some(decided);
+        }
+        batch
+    }
+
     /// Run the stages for one identified message; the caller writes the outcome.
     async fn process(&self, job: ClaimedJob, identified: Identified) -> Result<Outcome, String> {
-        let Identified { message, conversation, history, consent } = identified;
+        let Identified { message, conversation, history, consent, consent_decision } = identified;
         let plugins = self.bindings.get(&message.tenant_id);
         let mut flow = Flow {
             job,
@@ -224,6 +251,7 @@ impl Pipeline {
             profile: None,
             history,
             consent,
+            consent_decision,
             consent_events: Vec::new(),
             host_reply: None,
             intents: Vec::new(),
@@ -244,13 +272,8 @@ impl Pipeline {
         match stage {
             // Keywords and revocations, before any plugin sees the message.
             Stage::Consent => {
-                let Some(tenant) = self.tenants.get(&flow.message.tenant_id) else {
-                    return Err(format!("tenant `{}` is no longer configured", flow.message.tenant_id));
-                };
-                let c = &tenant.config;
-                let support = c.consent.support_contact.as_deref().unwrap_or(&flow.message.to);
-                let brand = consent::Brand { name: &c.name, help_text: c.help_text.as_deref(), support_contact: support };
-                let decided = consent::on_inbound(&flow.message.body, &flow.consent, &c.consent.keywords, &brand);
+                // Decided for the whole batch in message order (see `consent_in_order`).
+                let decided = flow.consent_decision.take().ok_or("no consent decision")?;
                 if let Some((event, purpose)) = decided.event {
                     let matched = match &decided.check.reason {
                         consent::Reason::Keyword(k) => k.clone(),
@@ -344,19 +367,14 @@ impl Pipeline {
                     return Ok(Next::Continue);
                 }
                 // A classifier may add an opt-out signal; the host acts on it.
-                if let Some(signal) = flow
-                    .intents
-                    .iter()
-                    .find(|i| i.label == "opt-out" && i.confidence >= consent::PLUGIN_OPT_OUT_CONFIDENCE)
-                {
-                    let matched = format!("plugin signal opt-out={:.2}", signal.confidence);
+                let brand =
+                    self.tenants.get(&flow.message.tenant_id).map(|t| t.config.name.clone()).unwrap_or_default();
+                if let Some(signal) = consent::plugin_signal(&flow.intents, &flow.consent, &brand) {
+                    let confidence = flow.intents.iter().find(|i| i.label == "opt-out").map(|i| i.confidence);
+                    let matched = format!("plugin signal opt-out={:.2}", confidence.unwrap_or_default());
                     let event = self.consent_event(flow, EventKind::RevocationDetected, "all", matched);
                     flow.consent_events.push(event);
-                    if !flow.consent.opted_out {
-                        let brand = self.tenants.get(&flow.message.tenant_id).map(|t| t.config.name.clone());
-                        let text = consent::opt_out_confirmation(brand.as_deref().unwrap_or(""));
-                        flow.host_reply = Some((Purpose::OptOutConfirmation, text));
-                    }
+                    flow.host_reply = signal.reply;
                     self.finish(flow, Decision::default());
                     return Ok(Next::Done);
                 }

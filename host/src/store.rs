@@ -10,10 +10,10 @@ mod outbox;
 mod tenants;
 mod traces;
 
+pub use consent::NewConsentEvent;
 pub use conversations::{
     ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, rfc3339,
 };
-pub use consent::NewConsentEvent;
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
 pub use traces::{NewTrace, TraceRow};

@@ -105,16 +105,49 @@ pub fn check(text: &str, keywords: &Keywords) -> Check {
 const STOP_WORDS: &[&str] = &["stop", "quit", "cease", "halt"];
 /// What a stop word may be about for it to mean "stop messaging me".
 const MESSAGING: &[&str] = &[
-    "text", "texts", "texting", "txt", "txts", "txting", "message", "messages", "messaging", "msg", "msgs", "sms",
-    "spam", "spamming", "notifications", "alerts", "reminders",
+    "text",
+    "texts",
+    "texting",
+    "txt",
+    "txts",
+    "txting",
+    "message",
+    "messages",
+    "messaging",
+    "msg",
+    "msgs",
+    "sms",
+    "spam",
+    "spamming",
+    "notifications",
+    "alerts",
+    "reminders",
 ];
 /// Verbs that mean messaging when aimed at the customer ("sending me").
 const SEND_VERBS: &[&str] = &["sending", "contacting", "calling", "emailing", "writing", "bothering"];
 const AT_ME: &[&str] = &["me", "us", "this", "these", "them", "my"];
 /// Politeness and filler around a keyword ("stop please", "ok stop now").
 const FILLER: &[&str] = &[
-    "please", "pls", "plz", "now", "thanks", "thank", "you", "thx", "ty", "ok", "okay", "just", "already", "asap",
-    "immediately", "all", "right", "away", "sir", "again",
+    "please",
+    "pls",
+    "plz",
+    "now",
+    "thanks",
+    "thank",
+    "you",
+    "thx",
+    "ty",
+    "ok",
+    "okay",
+    "just",
+    "already",
+    "asap",
+    "immediately",
+    "all",
+    "right",
+    "away",
+    "sir",
+    "again",
 ];
 /// Words that negate the next verb.
 const NEGATIONS: &[&str] = &["dont", "not", "never", "cant", "wont", "didnt", "no", "shouldnt"];
@@ -156,8 +189,7 @@ fn opt_out_rule(t: &[&str]) -> Option<&'static str> {
     }
     // "stop please", "STOP STOP", "unsubscribe thanks", "stop it"
     let keyword_or_filler = |w: &&str| KEYWORD_TOKENS.contains(w) || FILLER.contains(w) || *w == "it" || *w == "me";
-    if t.iter().any(|w| KEYWORD_TOKENS.contains(w)) && t.iter().all(keyword_or_filler) && !negated(t, t.len() - 1)
-    {
+    if t.iter().any(|w| KEYWORD_TOKENS.contains(w)) && t.iter().all(keyword_or_filler) && !negated(t, t.len() - 1) {
         return Some("keyword-polite");
     }
     let strict_filler = |w: &&str| FILLER.contains(w) || ["cancel", "end", "opt", "out"].contains(w);
@@ -174,7 +206,10 @@ fn opt_out_rule(t: &[&str]) -> Option<&'static str> {
     }
     // "how do I unsubscribe", "I want to opt out", "optout"
     for (i, w) in t.iter().enumerate() {
-        let opt_out = *w == "unsubscribe" || *w == "optout" || *w == "stopall" || *w == "unsub"
+        let opt_out = *w == "unsubscribe"
+            || *w == "optout"
+            || *w == "stopall"
+            || *w == "unsub"
             || (*w == "opt" && t.get(i + 1) == Some(&"out"));
         if opt_out && !negated(t, i) {
             return Some("unsubscribe-request");

@@ -116,9 +116,7 @@ pub fn decide(input: &GateInput) -> GateDecision {
             {
                 GateDecision::Send
             }
-            Purpose::OptOutConfirmation => {
-                GateDecision::Block("the recipient's opt-out was already confirmed".into())
-            }
+            Purpose::OptOutConfirmation => GateDecision::Block("the recipient's opt-out was already confirmed".into()),
             _ => GateDecision::Block("the recipient opted out".into()),
         };
     }
@@ -219,7 +217,10 @@ mod tests {
         capped.recent_same_subject = &recent;
         assert_eq!(
             decide(&capped),
-            GateDecision::Defer { until: now - 10_800_000 + DAY_MS, reason: "frequency cap: 3 on this subject in 24 hours".into() }
+            GateDecision::Defer {
+                until: now - 10_800_000 + DAY_MS,
+                reason: "frequency cap: 3 on this subject in 24 hours".into()
+            }
         );
         capped.expires_at = Some(now - 1);
         assert!(matches!(decide(&capped), GateDecision::Block(_)));

@@ -43,7 +43,7 @@ impl Keywords {
     /// The keyword `normalized` (a whole message, see [`normalize`]) is, if any.
     pub fn find(&self, normalized: &str) -> Option<(KeywordKind, String)> {
         let on = |defaults: &[&str], extra: &[String]| {
-            defaults.iter().any(|k| *k == normalized) || extra.iter().any(|k| normalize(k) == normalized)
+            defaults.contains(&normalized) || extra.iter().any(|k| normalize(k) == normalized)
         };
         if normalized.is_empty() {
             None
@@ -113,7 +113,8 @@ mod tests {
     #[test]
     fn every_listed_keyword_matches_in_any_dress() {
         let k = Keywords::default();
-        for word in ["STOP", "stop.", " Stop! ", "STOPALL", "Unsubscribe", "CANCEL", "end", "Quit", "REVOKE", "OPTOUT"] {
+        for word in ["STOP", "stop.", " Stop! ", "STOPALL", "Unsubscribe", "CANCEL", "end", "Quit", "REVOKE", "OPTOUT"]
+        {
             assert_eq!(k.find(&normalize(word)).map(|f| f.0), Some(KeywordKind::OptOut), "{word}");
         }
         for word in ["OPT OUT", "opt-out", "ARRET", "Arrêt"] {

@@ -97,8 +97,10 @@ impl QuietHours {
             QuietHoursConfig::Window { start, end } => {
                 let parse = |s: &str| -> Result<u16, String> {
                     let (h, m) = s.split_once(':').ok_or_else(|| format!("{s:?} is not HH:MM"))?;
-                    let (h, m): (u16, u16) =
-                        (h.parse().map_err(|_| format!("{s:?} is not HH:MM"))?, m.parse().map_err(|_| format!("{s:?} is not HH:MM"))?);
+                    let (h, m): (u16, u16) = (
+                        h.parse().map_err(|_| format!("{s:?} is not HH:MM"))?,
+                        m.parse().map_err(|_| format!("{s:?} is not HH:MM"))?,
+                    );
                     if h > 24 || m > 59 || (h == 24 && m > 0) {
                         return Err(format!("{s:?} is not a time of day"));
                     }
@@ -136,7 +138,8 @@ impl QuietHours {
             for _ in 0..9 {
                 let day = date.weekday().to_monday_zero_offset() as usize;
                 if let Some((start, _)) = self.days[day]
-                    && let Ok(zoned) = date.at((start / 60) as i8, (start % 60) as i8, 0, 0).to_zoned_datetime(tz.clone())
+                    && let Ok(zoned) =
+                        date.at((start / 60) as i8, (start % 60) as i8, 0, 0).to_zoned_datetime(tz.clone())
                 {
                     let t = zoned.timestamp();
                     if t > now {
@@ -157,10 +160,17 @@ impl QuietHours {
 /// The zones a US recipient of unknown location may be in (continental,
 /// Alaska, Hawaii), for the strictest reading.
 pub fn us_candidate_zones() -> Vec<TimeZone> {
-    ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"]
-        .iter()
-        .filter_map(|z| TimeZone::get(z).ok())
-        .collect()
+    [
+        "America/New_York",
+        "America/Chicago",
+        "America/Denver",
+        "America/Los_Angeles",
+        "America/Anchorage",
+        "Pacific/Honolulu",
+    ]
+    .iter()
+    .filter_map(|z| TimeZone::get(z).ok())
+    .collect()
 }
 
 #[cfg(test)]
@@ -178,9 +188,12 @@ mod tests {
         let q = QuietHours::default();
         let late = at("2026-11-27T23:00:00", "America/New_York");
         assert!(!q.allows(late, &ny));
-        assert_eq!(q.next_allowed(late, std::slice::from_ref(&ny)), Some(at("2026-11-28T08:00:00", "America/New_York")));
+        assert_eq!(
+            q.next_allowed(late, std::slice::from_ref(&ny)),
+            Some(at("2026-11-28T08:00:00", "America/New_York"))
+        );
         let noon = at("2026-11-27T12:00:00", "America/New_York");
-        assert_eq!(q.next_allowed(noon, &[ny.clone()]), Some(noon));
+        assert_eq!(q.next_allowed(noon, std::slice::from_ref(&ny)), Some(noon));
         assert!(!q.allows(at("2026-11-27T21:00:00", "America/New_York"), &ny), "the end is exclusive");
     }
 
@@ -192,15 +205,24 @@ mod tests {
         // Texas: Sunday from noon. 2026-11-29 is a Sunday.
         let tx = QuietHours::preset("texas").unwrap();
         let sunday = at("2026-11-29T10:00:00", "America/New_York");
-        assert_eq!(tx.next_allowed(sunday, &[ny.clone()]), Some(at("2026-11-29T12:00:00", "America/New_York")));
+        assert_eq!(
+            tx.next_allowed(sunday, std::slice::from_ref(&ny)),
+            Some(at("2026-11-29T12:00:00", "America/New_York"))
+        );
         // Mississippi: none on Sunday; Saturday 21:00 waits until Monday 8:00.
         let ms = QuietHours::preset("mississippi").unwrap();
         let saturday = at("2026-11-28T21:00:00", "America/New_York");
-        assert_eq!(ms.next_allowed(saturday, &[ny.clone()]), Some(at("2026-11-30T08:00:00", "America/New_York")));
-        let w = QuietHours::from_config(&QuietHoursConfig::Window { start: "09:30".into(), end: "17:00".into() }).unwrap();
+        assert_eq!(
+            ms.next_allowed(saturday, std::slice::from_ref(&ny)),
+            Some(at("2026-11-30T08:00:00", "America/New_York"))
+        );
+        let w =
+            QuietHours::from_config(&QuietHoursConfig::Window { start: "09:30".into(), end: "17:00".into() }).unwrap();
         assert!(w.allows(at("2026-11-27T09:30:00", "America/New_York"), &ny));
         assert!(QuietHours::from_config(&QuietHoursConfig::Preset("mars".into())).unwrap_err().contains("known:"));
-        assert!(QuietHours::from_config(&QuietHoursConfig::Window { start: "21:00".into(), end: "08:00".into() }).is_err());
+        assert!(
+            QuietHours::from_config(&QuietHoursConfig::Window { start: "21:00".into(), end: "08:00".into() }).is_err()
+        );
     }
 
     #[test]

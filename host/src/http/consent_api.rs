@@ -61,7 +61,8 @@ pub async fn notify(State(state): State<AppState>, headers: HeaderMap, body: Byt
         .templates
         .get(&req.template)
         .ok_or_else(|| ApiError::BadRequest(format!("no template `{}` for this tenant", req.template)))?;
-    let body_text = template::render(text, &req.variables).map_err(|e| ApiError::BadRequest(format!("`variables`: {e}")))?;
+    let body_text =
+        template::render(text, &req.variables).map_err(|e| ApiError::BadRequest(format!("`variables`: {e}")))?;
     if let Some(key) = &req.dedupe_key
         && (key.is_empty() || key.len() > 200)
     {
@@ -223,7 +224,9 @@ pub async fn export(
     let events = state.store.consent_ledger(&tenant.config.id, contact.as_ref().map(|c| c.as_str())).await?;
     match q.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(consent::ledger::to_json(&tenant.config.id, &events)).into_response()),
-        "csv" => Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], consent::ledger::to_csv(&events)).into_response()),
+        "csv" => {
+            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], consent::ledger::to_csv(&events)).into_response())
+        }
         other => Err(ApiError::BadRequest(format!("`format` must be json or csv, not `{other}`"))),
     }
 }

@@ -8,9 +8,9 @@
 use super::provider::OutboundSms;
 use crate::consent::quiet::us_candidate_zones;
 use crate::consent::{ConsentState, GateDecision, GateInput, Purpose, decide};
-use jiff::tz::TimeZone;
 use crate::store::{ClaimedSend, SendResult, Store};
 use crate::tenants::Tenants;
+use jiff::tz::TimeZone;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -116,8 +116,15 @@ impl Outbox {
         drop(contacts);
         let mut pass = Vec::with_capacity(sends.len());
         let mut decided = Vec::new();
+        let mut in_flight = std::collections::HashSet::new();
         for send in sends {
             let key = (send.tenant_id.clone(), send.to.clone());
+            // One message per recipient per batch: they arrive in order, and
+            // what one send teaches (a 21610 opt-out) is known before the next.
+            if in_flight.contains(&key) {
+                decided.push((send, SendResult::Released));
+                continue;
+            }
             let state = ConsentState::derive(events.get(&key).into_iter().flatten());
             let (Some(purpose), Some(tenant)) = (Purpose::parse(&send.category), self.tenants.get(&send.tenant_id))
             else {
@@ -151,6 +158,7 @@ impl Outbox {
                         // Counted at once, so one batch cannot overrun the cap.
                         recent.entry(subject_key).or_default().push(now_ms);
                     }
+                    in_flight.insert(key);
                     pass.push(send);
                 }
                 GateDecision::Block(reason) => {

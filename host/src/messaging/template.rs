@@ -12,8 +12,7 @@ pub fn variables(template: &str) -> Result<Vec<String>, String> {
         let after = &rest[open + 1..];
         let close = after.find('}').ok_or_else(|| "a `{` is never closed".to_string())?;
         let name = &after[..close];
-        let ok = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !ok {
             return Err(format!("`{{{name}}}` is not a placeholder (letters, digits, _ and - only)"));
         }

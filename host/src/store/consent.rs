@@ -95,9 +95,10 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let now = self.now();
         Self::append_consent_in(&mut tx, &[event], now).await?;
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM consent_events WHERE id = last_insert_rowid()")))
-            .fetch_one(&mut *tx)
-            .await?;
+        let row =
+            sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM consent_events WHERE id = last_insert_rowid()")))
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
         event_row(&row)
     }
@@ -136,7 +137,10 @@ impl Store {
     }
 
     /// Known time zones of contacts (set when a customer or agent told us).
-    pub async fn contact_time_zones(&self, contacts: &[(&str, &str)]) -> StoreResult<HashMap<(String, String), String>> {
+    pub async fn contact_time_zones(
+        &self,
+        contacts: &[(&str, &str)],
+    ) -> StoreResult<HashMap<(String, String), String>> {
         if contacts.is_empty() {
             return Ok(HashMap::new());
         }
@@ -190,5 +194,43 @@ impl Store {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Durability;
+
+    #[tokio::test]
+    async fn the_ledger_refuses_updates_and_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url, Durability::Normal).await.unwrap();
+        sqlx::query("INSERT INTO tenants (id, name, time_zone, updated_at) VALUES ('t', 'T', 'UTC', 0)")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let stored = store
+            .append_consent(&NewConsentEvent {
+                tenant_id: "t".into(),
+                phone: "+15551234567".into(),
+                program: "+15557650100".into(),
+                purpose: "all".into(),
+                event: EventKind::OptOut,
+                source: Source::Customer,
+                matched: Some("STOP".into()),
+                message_id: Some(1),
+                text: Some("STOP".into()),
+                disclosure_version: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(stored.event, EventKind::OptOut);
+        for sql in ["UPDATE consent_events SET event = 'opt-in'", "DELETE FROM consent_events"] {
+            let err = sqlx::query(sql).execute(&store.writer).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(store.consent_ledger("t", None).await.unwrap(), vec![stored]);
     }
 }

@@ -98,6 +98,9 @@ pub enum SendResult {
         /// Why.
         reason: String,
     },
+    /// Not handled in this batch (another message to the same recipient
+    /// went first); claimed again at once, not counted as an attempt.
+    Released,
     /// The consent gate holds it until `until` (quiet hours, frequency cap).
     Deferred {
         /// When it may go (ms).
@@ -282,6 +285,12 @@ impl Store {
         for (send, result) in results {
             match result {
                 SendResult::Sent { .. } => {}
+                SendResult::Released => {
+                    sqlx::query("UPDATE outbox SET locked_until = 0, attempts = attempts - 1 WHERE id = $1")
+                        .bind(send.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 SendResult::Blocked { reason } => {
                     sqlx::query("UPDATE outbox SET status = 'blocked', last_error = $1, updated_at = $2 WHERE id = $3")
                         .bind(reason)

@@ -359,7 +359,7 @@ impl FakeTwilio {
     }
 }
 
-fn twilio(base_url: String) -> ProviderConfig {
+pub fn twilio(base_url: String) -> ProviderConfig {
     ProviderConfig::Twilio { account_sid: "ACtest".into(), auth_token: TOKEN.into(), base_url }
 }
 

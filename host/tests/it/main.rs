@@ -2,6 +2,7 @@
 
 mod cli;
 mod consent;
+mod consent_property;
 mod host;
 mod loading;
 mod restart;
