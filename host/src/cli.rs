@@ -375,6 +375,12 @@ async fn consent_export(config: Option<&Path>, tenant: &str, contact: Option<&st
         bail!("no tenant `{tenant}` in the configuration");
     }
     let contact = contact.map(crate::domain::E164::parse).transpose().map_err(anyhow::Error::msg)?;
+    let url = config.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && !Path::new(path).exists()
+    {
+        bail!("no database at {path}: start the host with this configuration first");
+    }
     let store = crate::store::Store::open(&config.database_url(), config.durability)
         .await
         .with_context(|| format!("opening {}", config.database_url()))?;

@@ -328,6 +328,9 @@ mod tests {
         assert_eq!(t.plugins.len(), 3);
         assert_eq!(t.plugins[0].role, Role::Crm);
         assert_eq!(t.provider.webhook_token(), "change-me-webhook-token");
+        assert_eq!(t.consent.keywords.opt_out, ["BAJA"]);
+        assert_eq!(t.consent.frequency_cap, 3);
+        assert!(t.templates["shipping-delay"].contains("{order}"));
         assert!(config.database_url().ends_with("smsdesk-data/smsdesk.db"));
     }
 

@@ -24,6 +24,10 @@ pub fn opt_out_confirmation(brand: &str) -> String {
     )
 }
 
+/// The disclosure version recorded with an opt-in by START: the text of
+/// [`opt_in_confirmation`] (change the version when the text changes).
+pub const SMS_OPT_IN_DISCLOSURE: &str = "sms-start-confirmation-v1";
+
 /// The confirmation after START.
 pub fn opt_in_confirmation(brand: &str) -> String {
     format!(

@@ -42,7 +42,10 @@ pub fn config(data_dir: PathBuf, bind: std::net::SocketAddr) -> Config {
             numbers: vec![DEMO_NUMBER.into()],
             messaging_service_sid: None,
             time_zone: "America/New_York".into(),
-            help_text: Some("Demo Outfitters support: reply STOP to opt out. Msg & data rates may apply.".into()),
+            help_text: Some(
+                "Demo Outfitters support: text this number or email help@example.com. Reply STOP to opt out. Msg & data rates may apply."
+                    .into(),
+            ),
             api_token: Some(DEMO_API_TOKEN.into()),
             provider: ProviderConfig::Log { auth_token: DEMO_AUTH_TOKEN.into() },
             plugins: vec![
@@ -51,7 +54,11 @@ pub fn config(data_dir: PathBuf, bind: std::net::SocketAddr) -> Config {
                 PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
             ],
             consent: Default::default(),
-            templates: Default::default(),
+            templates: [(
+                "shipping-delay".to_string(),
+                "Demo Outfitters: hi {name}, order #{order} is running late. Reply STOP to opt out.".to_string(),
+            )]
+            .into(),
         }],
         ..Config::default()
     }

@@ -468,7 +468,7 @@ impl Pipeline {
             matched: (!matched.is_empty()).then_some(matched),
             message_id: Some(m.id),
             text: Some(m.body.clone()),
-            disclosure_version: None,
+            disclosure_version: (event == EventKind::OptIn).then(|| consent::SMS_OPT_IN_DISCLOSURE.to_string()),
         }
     }
 

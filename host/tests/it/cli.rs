@@ -186,3 +186,99 @@ async fn chat_texts_the_host_and_prints_the_replies() {
     assert!(text.contains("(handed to a human: Customer asked for a person)"), "{text}");
     host.shutdown().await;
 }
+
+#[test]
+fn consent_check_says_what_the_host_would_do_and_why() {
+    let cases = [
+        ("STOP", "opt-out (keyword STOP)"),
+        ("please stop texting me", "opt-out (detector rule stop-messaging)"),
+        ("don't stop the refund", "none (no keyword or rule matched)"),
+        ("omg stop", "ambiguous (detector rule short-stop-request)"),
+        ("START", "opt-in (keyword START)"),
+        ("help", "help (keyword HELP)"),
+    ];
+    for (text, expected) in cases {
+        let out = smsdesk(&["consent", "check", text]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), expected, "{text}");
+    }
+    let out = smsdesk(&["consent", "check", "no más mensajes", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "opt-out");
+    assert_eq!(json["reason"], serde_json::json!({"by": "rule", "name": "es-no-mas-mensajes"}));
+    // A tenant's extra keywords, from its configuration.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/smsdesk.toml");
+    let out = smsdesk(&["consent", "check", "Baja", "--config", example, "--tenant", "outfitters"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "opt-out (keyword BAJA)");
+    let out = smsdesk(&["consent", "check", "x", "--config", example, "--tenant", "nobody"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no tenant `nobody`"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn consent_export_reads_the_ledger_of_a_running_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("smsdesk.toml");
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/smsdesk.toml")).unwrap();
+    let data = dir.path().join("data").display().to_string();
+    std::fs::write(&config_path, example.replace("./smsdesk-data", &data).replace("127.0.0.1:8080", "127.0.0.1:0"))
+        .unwrap();
+    let config = config_path.display().to_string();
+    let run = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || smsdesk(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+            .await
+            .unwrap()
+    };
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = ["consent", "export", "--config", config.as_str(), "--tenant", "outfitters"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let out = run(args(&[])).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("start the host with this configuration first"), "{}", stderr(&out));
+
+    // A host with this configuration; a customer texts BAJA (the tenant's own keyword).
+    let host = smsdesk::server::start(smsdesk::config::Config::load(Some(&config_path)).unwrap()).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let url = format!("{base}/webhooks/twilio/sms");
+    let params: Vec<(String, String)> =
+        [("MessageSid", "SMcli1"), ("From", "+15551234567"), ("To", "+15557650100"), ("Body", "Baja")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    let sig = smsdesk::messaging::signature::sign("change-me-webhook-token", &url, &params);
+    let r = reqwest::Client::new().post(&url).header("X-Twilio-Signature", sig).form(&params).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while host.store.pending_jobs().await.unwrap() > 0 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Read from another process while the host runs.
+    let out = run(args(&["--contact", "+15551234567"])).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["tenant"], "outfitters");
+    let e = &json["events"][0];
+    assert_eq!(
+        (e["event"].as_str(), e["matched"].as_str(), e["text"].as_str()),
+        (Some("opt-out"), Some("BAJA"), Some("Baja"))
+    );
+    assert_eq!(json["current"]["+15551234567"]["opted_out"], true);
+    let out = run(args(&["--format", "csv"])).await;
+    let csv = stdout(&out);
+    assert!(csv.starts_with("id,tenant,contact,program,purpose,event,source,"), "{csv}");
+    assert!(csv.contains(",opt-out,customer,\"BAJA\","), "{csv}");
+    let out = run(args(&["--format", "xml"])).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--format must be json or csv"));
+    let out = run(args(&["--contact", "12"])).await;
+    assert!(!out.status.success());
+    host.shutdown().await;
+}

@@ -223,6 +223,7 @@ async fn start_help_own_words_and_ambiguity() {
     assert_eq!(events[0]["source"], "customer");
     assert!(events[0]["message_id"].is_i64());
     assert_eq!(events[1]["matched"], "START");
+    assert_eq!(events[1]["disclosure_version"], "sms-start-confirmation-v1");
     assert!(events[0]["recorded_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(ledger["current"][a]["opted_out"], false);
     assert!(api(&base, "/api/v1/consent").await["events"].as_array().unwrap().len() >= 3);
