@@ -35,6 +35,11 @@ pub struct Config {
     /// Outbox workers; each sends a batch concurrently.
     #[serde(default = "default_workers")]
     pub outbox_workers: usize,
+    /// Where precompiled plugins are kept (default: `<data_dir>/plugin-cache`).
+    /// Several hosts (or test runs) may share one: entries are keyed by the
+    /// component's hash and the engine's settings.
+    #[serde(default)]
+    pub plugin_cache_dir: Option<PathBuf>,
     /// How long a CRM profile is cached per contact, in seconds.
     #[serde(default = "default_profile_ttl")]
     pub profile_ttl_secs: u64,
@@ -203,6 +208,7 @@ impl Default for Config {
             pipeline_workers: default_workers(),
             outbox_workers: default_workers(),
             profile_ttl_secs: default_profile_ttl(),
+            plugin_cache_dir: None,
             tenants: Vec::new(),
             clock: Default::default(),
         }

@@ -12,7 +12,7 @@ mod bindings;
 mod cache;
 mod error;
 mod host;
-mod limits;
+pub mod limits;
 mod runtime;
 
 pub use cache::CacheOutcome;

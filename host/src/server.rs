@@ -56,7 +56,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     }
 
     let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: Some(config.data_dir.join("plugin-cache")),
+        cache_dir: Some(config.plugin_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache"))),
         ..RuntimeConfig::default()
     })?;
     let bindings = Arc::new(Bindings::load(&runtime, &config.tenants).await?);

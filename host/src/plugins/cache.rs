@@ -121,7 +121,11 @@ impl ArtifactCache {
         file.extend_from_slice(&Sha256::digest(artifact));
         file.extend_from_slice(artifact);
         // Write to a temporary name and rename, so a reader never sees half a file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // (The name is unique per process and write: two loads of one
+        // component may store it at once.)
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         std::fs::write(&tmp, &file).map_err(|e| e.to_string())?;
         std::fs::rename(&tmp, path).map_err(|e| e.to_string())
     }

@@ -167,6 +167,11 @@ impl CappedOutput {
         CappedOutput { buf: Arc::new(Mutex::new(Vec::new())), cap }
     }
 
+    /// Forget what was written (an instance reused for another call).
+    pub fn clear(&self) {
+        self.buf.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// What was written, lossily decoded.
     pub fn text(&self) -> String {
         let buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
@@ -247,6 +252,15 @@ pub struct CallState {
 }
 
 impl CallState {
+    /// Make a state kept with a warm instance ready for its next call: the
+    /// per-call counters and captured output start over.
+    pub fn reset_for_call(&mut self) {
+        self.logs_written = 0;
+        self.memory.exceeded = false;
+        self.stdout.clear();
+        self.stderr.clear();
+    }
+
     /// A fresh state granting nothing but clocks and random numbers.
     pub fn new(
         plugin: Arc<str>,

@@ -22,7 +22,19 @@ pub struct Limits {
     pub max_tags: usize,
     /// Bytes of guest stdout and stderr kept per call; the rest is dropped.
     pub stdio_bytes: usize,
+    /// Calls one instance serves before it is retired. `1` (every call gets a
+    /// fresh instance) is the default for ordinary components; `None` picks by
+    /// size: components of at least [`HEAVY_COMPONENT_BYTES`] (interpreters:
+    /// JavaScript, Python) keep a few warm instances per tenant and reuse each
+    /// for up to [`HEAVY_INSTANCE_CALLS`] calls. An instance is never shared
+    /// between tenants or configurations and is retired on any error.
+    pub instance_calls: Option<u32>,
 }
+
+/// Components this large get warm instances by default (see [`Limits::instance_calls`]).
+pub const HEAVY_COMPONENT_BYTES: usize = 4 << 20;
+/// Calls a warm instance of a heavy component serves before it is retired.
+pub const HEAVY_INSTANCE_CALLS: u32 = 64;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -35,6 +47,7 @@ impl Default for Limits {
             max_reply_chars: 1600,
             max_tags: 16,
             stdio_bytes: 16 << 10,
+            instance_calls: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::domain::{
     Capability, ConversationContext, CustomerProfile, Decision, InboundMessage, Intent, Manifest, Role,
 };
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -187,7 +188,14 @@ impl Runtime {
             .find_map(|e| e.strip_prefix(&format!("{}/manifest@", bindings::PACKAGE)).map(str::to_string));
         let info = ComponentInfo { wit_version, roles: roles.clone(), imports, exports, size, sha256, cache };
 
+        let instance_calls = match limits.instance_calls {
+            Some(n) => n.max(1),
+            None if size >= limits::HEAVY_COMPONENT_BYTES => limits::HEAVY_INSTANCE_CALLS,
+            None => 1,
+        };
         let mut plugin = LoadedPlugin {
+            instance_calls,
+            warm: Default::default(),
             runtime: self.inner.clone(),
             name: Arc::from(label),
             manifest: Manifest {
@@ -285,7 +293,25 @@ pub struct LoadedPlugin {
     classifier: Option<classifier::GuestIndices>,
     crm: Option<crm::GuestIndices>,
     responder: Option<responder::GuestIndices>,
+    /// Calls an instance serves before it is retired (1: a fresh instance per call).
+    instance_calls: u32,
+    /// Idle warm instances per (tenant, configuration).
+    warm: Arc<std::sync::Mutex<WarmPool>>,
 }
+
+/// Idle warm instances by (tenant, configuration JSON).
+type WarmPool = HashMap<(String, Arc<str>), Vec<Warm>>;
+
+/// An instance kept for the next call of the same tenant and configuration.
+struct Warm {
+    store: Store<CallState>,
+    instance: wasmtime::component::Instance,
+    calls: u32,
+}
+
+/// Idle warm instances kept per (plugin, tenant, configuration); each holds
+/// one of the pooling allocator's slots.
+const MAX_IDLE_WARM: usize = 2;
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -335,6 +361,58 @@ impl LoadedPlugin {
         self.err(Some(role), FailureKind::MissingRole, format!("the component does not export the `{role}` role"))
     }
 
+    /// Calls one instance serves before it is retired.
+    pub fn instance_calls(&self) -> u32 {
+        self.instance_calls
+    }
+
+    /// A store for a call: a warm one of this tenant and configuration if
+    /// there is one (with its instance and how many calls it served), else a
+    /// fresh one to instantiate into.
+    fn checkout(
+        &self,
+        ctx: &CallContext,
+        deadline: Duration,
+    ) -> (Store<CallState>, Option<wasmtime::component::Instance>, u32) {
+        if self.instance_calls > 1 {
+            let key = (ctx.tenant.clone(), Arc::from(ctx.config.as_json()));
+            let warm = self.warm.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key).and_then(Vec::pop);
+            if let Some(mut w) = warm {
+                w.store.data_mut().reset_for_call();
+                self.arm(&mut w.store, deadline);
+                return (w.store, Some(w.instance), w.calls);
+            }
+        }
+        (self.new_store(ctx, deadline), None, 0)
+    }
+
+    /// After a call that went well: keep the instance for the next call of
+    /// the same tenant and configuration, unless it has served its calls.
+    fn checkin(
+        &self,
+        ctx: &CallContext,
+        store: Store<CallState>,
+        instance: Option<wasmtime::component::Instance>,
+        calls: u32,
+    ) {
+        let Some(instance) = instance else { return };
+        if self.instance_calls <= 1 || calls + 1 >= self.instance_calls {
+            return;
+        }
+        let key = (ctx.tenant.clone(), Arc::from(ctx.config.as_json()));
+        let mut warm = self.warm.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = warm.entry(key).or_default();
+        if idle.len() < MAX_IDLE_WARM {
+            idle.push(Warm { store, instance, calls: calls + 1 });
+        }
+    }
+
+    fn arm(&self, store: &mut Store<CallState>, deadline: Duration) {
+        let tick = self.runtime.tick.as_nanos().max(1);
+        let ticks = deadline.as_nanos().div_ceil(tick).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+    }
+
     fn new_store(&self, ctx: &CallContext, deadline: Duration) -> Store<CallState> {
         let kv_allowed = self.manifest.capabilities.contains(&Capability::KeyValue);
         let state = CallState::new(
@@ -348,9 +426,7 @@ impl LoadedPlugin {
         );
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.memory);
-        let tick = self.runtime.tick.as_nanos().max(1);
-        let ticks = deadline.as_nanos().div_ceil(tick).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        self.arm(&mut store, deadline);
         store.epoch_deadline_trap();
         store
     }
@@ -459,10 +535,15 @@ impl LoadedPlugin {
         let deadline = self.limits.classify_deadline;
         let msg = bindings::types::InboundMessage::from(message);
         let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
-        let mut store = self.new_store(ctx, deadline);
+        let (mut store, warm, calls) = self.checkout(ctx, deadline);
+        let mut used = None;
         let raw = {
             let run = async {
-                let instance = self.instantiate(Some(role), &mut store).await?;
+                let instance = match warm {
+                    Some(instance) => instance,
+                    None => self.instantiate(Some(role), &mut store).await?,
+                };
+                used = Some(instance);
                 let guest = idx
                     .load(&mut store, &instance)
                     .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
@@ -474,6 +555,7 @@ impl LoadedPlugin {
         let intents: Vec<Intent> = self.guest_result(role, returned)?.into_iter().map(Into::into).collect();
         limits::check_intents(&self.limits, &intents)
             .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        self.checkin(ctx, store, used, calls);
         Ok(intents)
     }
 
@@ -485,10 +567,15 @@ impl LoadedPlugin {
             return Err(self.err(Some(role), FailureKind::InvalidInput, "phone number longer than 64 bytes"));
         }
         let deadline = self.limits.crm_deadline;
-        let mut store = self.new_store(ctx, deadline);
+        let (mut store, warm, calls) = self.checkout(ctx, deadline);
+        let mut used = None;
         let raw = {
             let run = async {
-                let instance = self.instantiate(Some(role), &mut store).await?;
+                let instance = match warm {
+                    Some(instance) => instance,
+                    None => self.instantiate(Some(role), &mut store).await?,
+                };
+                used = Some(instance);
                 let guest = idx
                     .load(&mut store, &instance)
                     .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
@@ -501,6 +588,7 @@ impl LoadedPlugin {
         if let Some(p) = &profile {
             limits::check_profile(p).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
         }
+        self.checkin(ctx, store, used, calls);
         Ok(profile)
     }
 
@@ -520,10 +608,15 @@ impl LoadedPlugin {
         let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
         let intents: Vec<bindings::types::Intent> =
             intents.iter().take(self.limits.max_intents).map(Into::into).collect();
-        let mut store = self.new_store(ctx, deadline);
+        let (mut store, warm, calls) = self.checkout(ctx, deadline);
+        let mut used = None;
         let raw = {
             let run = async {
-                let instance = self.instantiate(Some(role), &mut store).await?;
+                let instance = match warm {
+                    Some(instance) => instance,
+                    None => self.instantiate(Some(role), &mut store).await?,
+                };
+                used = Some(instance);
                 let guest = idx
                     .load(&mut store, &instance)
                     .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
@@ -535,6 +628,7 @@ impl LoadedPlugin {
         let decision: Decision = self.guest_result(role, returned)?.into();
         limits::check_decision(&self.limits, &decision)
             .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        self.checkin(ctx, store, used, calls);
         Ok(decision)
     }
 

@@ -481,10 +481,19 @@ impl Store {
 
     /// A tenant's conversations, most recently active first.
     pub async fn conversations(&self, tenant_id: &str, limit: i64) -> StoreResult<Vec<ConversationSummary>> {
-        self.summaries(tenant_id, None, limit).await
+        // One read transaction: every row from the same snapshot.
+        let mut tx = self.reader.begin().await?;
+        let out = Self::summaries(&mut tx, tenant_id, None, limit).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
-    async fn summaries(&self, tenant_id: &str, only: Option<i64>, limit: i64) -> StoreResult<Vec<ConversationSummary>> {
+    async fn summaries(
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        tenant_id: &str,
+        only: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<ConversationSummary>> {
         let rows = sqlx::query(
             "SELECT c.id, k.phone, c.status, c.owner, c.handoff_reason, c.handoff_priority, c.handoff_team, c.tags,
                     c.intents, c.updated_at
@@ -495,7 +504,7 @@ impl Store {
         .bind(tenant_id)
         .bind(only)
         .bind(limit)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut **tx)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -505,7 +514,7 @@ impl Store {
                  FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
             )
             .bind(id)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut **tx)
             .await?;
             out.push(ConversationSummary {
                 id,
@@ -527,14 +536,17 @@ impl Store {
     /// One conversation of a tenant with its messages and plugin traces; `None`
     /// if it does not exist or belongs to another tenant.
     pub async fn conversation(&self, tenant_id: &str, id: i64) -> StoreResult<Option<ConversationDetail>> {
-        let Some(summary) = self.summaries(tenant_id, Some(id), 1).await?.pop() else {
+        // One read transaction: the summary, messages and traces agree (a
+        // reply is never shown without the outcome it came with).
+        let mut tx = self.reader.begin().await?;
+        let Some(summary) = Self::summaries(&mut tx, tenant_id, Some(id), 1).await?.pop() else {
             return Ok(None);
         };
         let profile = sqlx::query(
             "SELECT k.profile_json FROM conversations c JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1",
         )
         .bind(id)
-        .fetch_one(&self.reader)
+        .fetch_one(&mut *tx)
         .await?
         .get::<Option<String>, _>(0)
         .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
@@ -545,12 +557,13 @@ impl Store {
         )
         .bind(id)
         .bind(tenant_id)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *tx)
         .await?
         .iter()
         .map(message_row)
         .collect();
-        let traces = self.traces(tenant_id, id).await?;
+        let traces = Self::traces(&mut tx, tenant_id, id).await?;
+        tx.commit().await?;
         Ok(Some(ConversationDetail { summary, profile, messages, traces }))
     }
 }

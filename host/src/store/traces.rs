@@ -82,14 +82,18 @@ impl Store {
         Ok(())
     }
 
-    pub(super) async fn traces(&self, tenant_id: &str, conversation_id: i64) -> StoreResult<Vec<TraceRow>> {
+    pub(super) async fn traces(
+        tx: &mut Transaction<'_, Sqlite>,
+        tenant_id: &str,
+        conversation_id: i64,
+    ) -> StoreResult<Vec<TraceRow>> {
         let rows = sqlx::query(
             "SELECT message_id, plugin, version, role, duration_us, outcome, error_kind, detail, created_at
              FROM plugin_traces WHERE tenant_id = $1 AND conversation_id = $2 ORDER BY id",
         )
         .bind(tenant_id)
         .bind(conversation_id)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut **tx)
         .await?;
         Ok(rows
             .iter()

@@ -4,6 +4,7 @@ mod cli;
 mod consent;
 mod consent_property;
 mod host;
+mod languages;
 mod loading;
 mod restart;
 mod sandbox;

@@ -4,12 +4,15 @@ use smsdesk::domain::{ConversationContext, InboundMessage};
 use smsdesk::plugins::{CallContext, Limits, LoadedPlugin, PluginConfig, Runtime, RuntimeConfig};
 use smsdesk_artifacts::Guest;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
-/// One precompiled-artifact cache per test process, so each guest compiles once.
+/// One precompiled-artifact cache for the tests, kept in cargo's target
+/// directory between runs, so each guest compiles once (entries are keyed by
+/// content hash and engine settings, and checksummed: a stale or torn entry
+/// is recompiled, never used).
 pub fn shared_cache_dir() -> PathBuf {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir")).path().to_path_buf()
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache");
+    std::fs::create_dir_all(&dir).expect("creating the shared plugin cache");
+    dir
 }
 
 pub fn runtime() -> Runtime {
