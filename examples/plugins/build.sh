@@ -37,8 +37,10 @@ js="$here/js-responder"
 if ! fresh order-desk.wasm "$js/responder.js" "$js/build.mjs" "$js/package-lock.json"; then
   command -v node >/dev/null || missing JavaScript "node (Node.js 20 or later)"
   command -v npm >/dev/null || missing JavaScript "npm"
-  if [[ ! -d "$js/node_modules/@bytecodealliance/componentize-js" ]]; then
-    (cd "$js" && npm ci --no-audit --no-fund --prefer-offline >&2) || missing JavaScript "the npm package @bytecodealliance/componentize-js (npm ci failed)"
+  lock_hash="$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)"
+  if [[ "$(cat "$js/node_modules/.smsdesk-lock" 2>/dev/null)" != "$lock_hash" ]]; then
+    (cd "$js" && npm ci --no-audit --no-fund --prefer-offline >&2) || missing JavaScript "the npm packages in package-lock.json (npm ci failed)"
+    echo "$lock_hash" > "$js/node_modules/.smsdesk-lock"
   fi
   node "$js/build.mjs" "$out/order-desk.wasm" >&2
   stamp order-desk.wasm

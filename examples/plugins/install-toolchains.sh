@@ -28,8 +28,12 @@ if [[ ! -x "$toolchains/py/bin/componentize-py" ]] || ! "$toolchains/py/bin/comp
   "$toolchains/py/bin/pip" install -q --cache-dir "$toolchains/pip-cache" componentize-py==0.25.1 >&2
 fi
 
-if [[ ! -d "$here/js-responder/node_modules/@bytecodealliance/componentize-js" ]]; then
+# node_modules is (re)installed whenever package-lock.json changed.
+js="$here/js-responder"
+lock_hash="$(sha256sum "$js/package-lock.json" | cut -d' ' -f1)"
+if [[ "$(cat "$js/node_modules/.smsdesk-lock" 2>/dev/null)" != "$lock_hash" ]]; then
   command -v npm >/dev/null || { echo "error: npm (Node.js 20 or later) is needed for the JavaScript example" >&2; exit 1; }
   echo "installing componentize-js (npm ci)" >&2
-  (cd "$here/js-responder" && npm ci --no-audit --no-fund --prefer-offline --cache "$toolchains/npm-cache" >&2)
+  (cd "$js" && npm ci --no-audit --no-fund --prefer-offline --cache "$toolchains/npm-cache" >&2)
+  echo "$lock_hash" > "$js/node_modules/.smsdesk-lock"
 fi
