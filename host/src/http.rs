@@ -27,6 +27,8 @@ pub struct AppState {
     pub public_base_url: Option<String>,
     /// Woken when the API queues a message.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Plugins per tenant, with their circuit breakers.
+    pub bindings: Arc<crate::pipeline::bindings::Bindings>,
 }
 
 /// Largest webhook or API body accepted.
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/twilio/status", post(webhooks::status_callback))
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))
+        .route("/api/v1/plugins", get(api::list_plugins))
         .route("/api/v1/notifications", post(consent_api::notify))
         .route("/api/v1/consent", post(consent_api::record).get(consent_api::export))
         .route("/healthz", get(|| async { "ok" }))

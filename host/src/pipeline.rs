@@ -12,6 +12,7 @@
 //! job's lease to expire and another worker redoes it.
 
 pub mod bindings;
+pub mod breaker;
 pub mod ingest;
 
 use crate::consent::{self, ConsentState, EventKind, Purpose, Source};
@@ -312,7 +313,7 @@ impl Pipeline {
                 }
                 for bound in flow.plugins.crm.clone() {
                     let started = Instant::now();
-                    let result = bound.plugin.lookup(&bound.call, &flow.message.from).await;
+                    let result = guarded(&bound, bound.plugin.lookup(&bound.call, &flow.message.from)).await;
                     self.trace(flow, &bound.plugin, "crm", started, result.as_ref().err(), None);
                     match result {
                         Ok(Some(profile)) => {
@@ -348,7 +349,7 @@ impl Pipeline {
                 let mut intents: Vec<Intent> = Vec::new();
                 for bound in flow.plugins.classifiers.clone() {
                     let started = Instant::now();
-                    let result = bound.plugin.classify(&bound.call, &message, &context).await;
+                    let result = guarded(&bound, bound.plugin.classify(&bound.call, &message, &context)).await;
                     let summary = result.as_ref().ok().map(|i| summarize_intents(i));
                     self.trace(flow, &bound.plugin, "classifier", started, result.as_ref().err(), summary);
                     match result {
@@ -391,7 +392,8 @@ impl Pipeline {
                 };
                 let (message, context) = self.inputs(flow);
                 let started = Instant::now();
-                let result = bound.plugin.respond(&bound.call, &message, &context, &flow.intents).await;
+                let result =
+                    guarded(&bound, bound.plugin.respond(&bound.call, &message, &context, &flow.intents)).await;
                 let summary = result.as_ref().ok().map(summarize_decision);
                 self.trace(flow, &bound.plugin, "responder", started, result.as_ref().err(), summary);
                 flow.decision = Some(match result {
@@ -512,6 +514,26 @@ impl Pipeline {
             detail: error.map(|e| e.to_string()).or(summary),
         });
     }
+}
+
+/// Call a bound plugin through its circuit breaker: a suspended binding is
+/// not called (the failure says why), and every call's outcome is recorded.
+async fn guarded<T>(
+    bound: &bindings::Bound,
+    call: impl std::future::Future<Output = Result<T, PluginError>>,
+) -> Result<T, PluginError> {
+    if let Err(why) = bound.breaker.allow(Instant::now()) {
+        return Err(PluginError::new(
+            bound.plugin.name(),
+            Some(bound.role),
+            crate::plugins::FailureKind::Suspended,
+            why,
+        ));
+    }
+    let result = call.await;
+    let error = result.as_ref().err().map(|e| format!("{}: {}", e.kind.as_str(), e.detail));
+    bound.breaker.record(Instant::now(), error.as_deref());
+    result
 }
 
 /// A failed plugin call becomes a handoff that says what failed.

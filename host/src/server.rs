@@ -72,7 +72,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let pipeline = Pipeline {
         store: store.clone(),
         tenants: tenants.clone(),
-        bindings,
+        bindings: bindings.clone(),
         jobs: jobs.clone(),
         outbox: outbox_notify.clone(),
         profile_ttl: Duration::from_secs(config.profile_ttl_secs),
@@ -92,6 +92,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         ingest: Ingest::start(store.clone(), jobs),
         public_base_url: config.public_base_url.clone(),
         outbox: outbox_notify,
+        bindings,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(http::serve(listener, state, async move {

@@ -55,3 +55,29 @@ pub async fn get_conversation(
         .ok_or_else(|| ApiError::NotFound(format!("no conversation {id}")))?;
     Ok(Json(serde_json::to_value(detail).map_err(|e| ApiError::Internal(e.to_string()))?))
 }
+
+/// `GET /api/v1/plugins`: the tenant's plugin bindings, each with its
+/// version and circuit-breaker state (why a binding is suspended, and when it
+/// is tried again).
+pub async fn list_plugins(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = tenant(&state, &headers)?;
+    let now = std::time::Instant::now();
+    let plugins: Vec<serde_json::Value> = state
+        .bindings
+        .get(&tenant.config.id)
+        .all()
+        .map(|b| {
+            serde_json::json!({
+                "role": b.role.as_str(),
+                "plugin": b.plugin.name(),
+                "version": b.plugin.manifest().version,
+                "sha256": b.plugin.info().sha256,
+                "breaker": b.breaker.status(now),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "tenant": tenant.config.id, "plugins": plugins })))
+}

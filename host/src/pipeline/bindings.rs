@@ -14,6 +14,10 @@ pub struct Bound {
     pub plugin: Arc<LoadedPlugin>,
     /// Tenant and configuration for calls.
     pub call: CallContext,
+    /// The role it is bound in.
+    pub role: Role,
+    /// Suspends the binding after repeated failures.
+    pub breaker: Arc<super::breaker::Breaker>,
 }
 
 /// A tenant's plugins per role, in configured order.
@@ -31,6 +35,13 @@ pub struct TenantPlugins {
 #[derive(Debug, Default)]
 pub struct Bindings {
     by_tenant: HashMap<String, Arc<TenantPlugins>>,
+}
+
+impl TenantPlugins {
+    /// Every binding, in configured order (CRM, classifiers, responder).
+    pub fn all(&self) -> impl Iterator<Item = &Bound> {
+        self.crm.iter().chain(&self.classifiers).chain(&self.responder)
+    }
 }
 
 impl Bindings {
@@ -69,7 +80,12 @@ impl Bindings {
                     Some(table) => PluginConfig::from_json_value(serde_json::to_value(table)?)
                         .map_err(|e| anyhow::anyhow!("tenant `{}`: {}: {e}", tenant.id, binding.plugin))?,
                 };
-                let bound = Bound { plugin, call: CallContext { tenant: tenant.id.clone(), config } };
+                let bound = Bound {
+                    plugin,
+                    call: CallContext { tenant: tenant.id.clone(), config },
+                    role: binding.role,
+                    breaker: Default::default(),
+                };
                 match binding.role {
                     Role::Crm => plugins.crm.push(bound),
                     Role::Classifier => plugins.classifiers.push(bound),

@@ -27,6 +27,8 @@ pub enum FailureKind {
     InvalidOutput,
     /// The guest returned a WIT `plugin-error`.
     Guest,
+    /// Not called: the binding is suspended after repeated failures (circuit breaker).
+    Suspended,
 }
 
 impl FailureKind {
@@ -43,6 +45,7 @@ impl FailureKind {
             FailureKind::Memory => "memory",
             FailureKind::InvalidOutput => "invalid-output",
             FailureKind::Guest => "guest-error",
+            FailureKind::Suspended => "suspended",
         }
     }
 }

@@ -537,3 +537,42 @@ async fn concurrent_bursts_keep_one_conversation_per_customer_and_one_reply_per_
     }
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failing_binding_is_suspended_and_its_messages_go_to_humans() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = vec![
+        PluginBindingConfig {
+            role: Role::Classifier,
+            plugin: smsdesk_artifacts::test_guests::TRAPPER.path.into(),
+            config: None,
+        },
+        PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+    ];
+    let host = start(dir.path(), vec![tenant(log_provider(), plugins)]).await;
+    let base = format!("http://{}", host.addr);
+    let threshold = smsdesk::pipeline::breaker::THRESHOLD;
+    let mut kinds = Vec::new();
+    for i in 0..threshold + 2 {
+        let from = format!("+1555300{i:04}");
+        assert_eq!(text(&base, &format!("SMbrk{i}"), &from, "trap").await.status(), 200);
+        let conv = wait_for(&base, &from, |c| c["owner"] == "human").await;
+        assert!(outbound(&conv).is_empty());
+        kinds.push(conv["traces"][0]["error_kind"].as_str().unwrap().to_string());
+        if i == threshold {
+            assert!(conv["handoff_reason"].as_str().unwrap().contains("suspended after"), "{conv:#}");
+        }
+    }
+    let mut expected = vec!["trap".to_string(); threshold];
+    expected.extend(["suspended".to_string(), "suspended".to_string()]);
+    assert_eq!(kinds, expected, "after {threshold} failures the plugin is no longer called");
+    // The admin sees which binding is suspended and why.
+    let plugins = api(&base, "/api/v1/plugins").await;
+    let classifier = &plugins["plugins"][0];
+    assert_eq!(classifier["plugin"], "trapper");
+    assert_eq!(classifier["breaker"]["state"], "open");
+    assert!(classifier["breaker"]["last_error"].as_str().unwrap().starts_with("trap:"));
+    assert!(classifier["breaker"]["retry_in_secs"].as_u64().unwrap() <= 30);
+    assert_eq!(plugins["plugins"][1]["breaker"]["state"], "closed");
+    host.shutdown().await;
+}
