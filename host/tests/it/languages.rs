@@ -37,16 +37,11 @@ fn plugin(name: &str) -> String {
 }
 
 fn polyglot_tenant() -> TenantConfig {
-    let crm: toml::Table = toml::from_str(
-        r#"[profiles."+15551234567"]
-           id = "cus_1"
-           name = "Ana"
-           attributes = { last-order-id = "1042", order-status = "in transit" }"#,
-    )
-    .unwrap();
+    // The demo CRM of the first-party set (it knows Ana), then the examples.
+    let crm = crate::host::first_party_plugins().into_iter().find(|b| b.role == Role::Crm).unwrap();
     let mut t = crate::host::tenant(crate::host::log_provider(), vec![]);
     t.plugins = vec![
-        PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: Some(crm) },
+        crm,
         PluginBindingConfig { role: Role::Classifier, plugin: plugin("regex-intents.wasm"), config: None },
         PluginBindingConfig { role: Role::Classifier, plugin: plugin("damage-report.wasm"), config: None },
         PluginBindingConfig { role: Role::Responder, plugin: plugin("order-desk.wasm"), config: None },
