@@ -158,6 +158,8 @@ fn tenant() -> TenantConfig {
         ],
         consent: Default::default(),
         templates: Default::default(),
+        users: Vec::new(),
+        tickets: smsdesk::tickets::TicketsConfig { business_hours: vec!["24/7".into()], ..Default::default() },
     }
 }
 

@@ -96,6 +96,71 @@ pub struct TenantConfig {
     /// Notification templates by name: text with `{variable}` placeholders.
     #[serde(default)]
     pub templates: std::collections::BTreeMap<String, String>,
+    /// Agents and admins of this tenant, each with a personal API token.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// Helpdesk settings: references, reopen window, business hours, SLA,
+    /// after-hours reply, CSAT, canned responses.
+    #[serde(default)]
+    pub tickets: crate::tickets::TicketsConfig,
+}
+
+impl TenantConfig {
+    /// The ticket reference prefix: configured, or the tenant id in capitals.
+    pub fn ticket_prefix(&self) -> String {
+        self.tickets.prefix.clone().unwrap_or_else(|| self.id.to_ascii_uppercase())
+    }
+}
+
+/// A person who works a tenant's tickets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login (`[a-z0-9._-]`), shown in timelines.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `agent` (works tickets) or `admin` (also reports, consent, plugins).
+    #[serde(default)]
+    pub role: UserRole,
+    /// Teams the user answers for (round-robin assignment picks among them).
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// The API token's SHA-256, hex (`smsdesk user token` makes a pair), so
+    /// the file holds no secret.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// Or the token itself (development only).
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    /// Works tickets.
+    #[default]
+    Agent,
+    /// Also reads reports and the consent ledger, manages plugins.
+    Admin,
+}
+
+impl UserConfig {
+    /// The SHA-256 (hex) of the user's token.
+    pub fn token_hash(&self) -> Option<String> {
+        match (&self.token_sha256, &self.token) {
+            (Some(h), _) => Some(h.to_ascii_lowercase()),
+            (None, Some(t)) => Some(sha256_hex(t)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// SHA-256 of `text`, lowercase hex.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A tenant's consent rules.
@@ -280,6 +345,7 @@ impl Config {
             return Err(format!("public_base_url `{url}` must start with http:// or https://"));
         }
         let mut ids = std::collections::HashSet::new();
+        let mut tokens = std::collections::HashSet::new();
         let mut numbers = std::collections::HashSet::new();
         for t in &self.tenants {
             let ok = !t.id.is_empty()
@@ -308,6 +374,12 @@ impl Config {
             if t.consent.frequency_cap == 0 {
                 return Err(format!("tenant `{}`: consent.frequency_cap must be at least 1", t.id));
             }
+            check_tickets(t)?;
+            for u in &t.users {
+                if !u.token_hash().is_some_and(|h| tokens.insert(h)) {
+                    return Err(format!("tenant `{}`: user `{}` has a token another user has", t.id, u.id));
+                }
+            }
             for (name, text) in &t.templates {
                 crate::messaging::template::variables(text)
                     .map_err(|e| format!("tenant `{}`: template `{name}`: {e}", t.id))?;
@@ -315,6 +387,49 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn check_tickets(t: &TenantConfig) -> Result<(), String> {
+    let err = |e: String| format!("tenant `{}`: {e}", t.id);
+    let tk = &t.tickets;
+    crate::tickets::BusinessHours::parse(&tk.business_hours, &t.time_zone).map_err(|e| err(format!("tickets.{e}")))?;
+    if let Some(p) = &tk.prefix
+        && (p.is_empty() || p.len() > 16 || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err(err(format!("tickets.prefix `{p}` must be 1 to 16 letters, digits or -")));
+    }
+    if tk.reopen_window_hours < 0 {
+        return Err(err("tickets.reopen_window_hours must not be negative".into()));
+    }
+    let after_hours = ("after_hours_reply".to_string(), tk.after_hours_reply.clone());
+    for (name, text) in tk.canned.iter().chain(std::iter::once((&after_hours.0, &after_hours.1))) {
+        crate::messaging::template::variables(text).map_err(|e| err(format!("tickets canned `{name}`: {e}")))?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    for u in &t.users {
+        let ok = !u.id.is_empty()
+            && u.id.len() <= 64
+            && u.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if !ok {
+            return Err(err(format!("user id `{}` must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-'", u.id)));
+        }
+        if !seen.insert(&u.id) {
+            return Err(err(format!("user `{}` is configured twice", u.id)));
+        }
+        match (&u.token, &u.token_sha256) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(err(format!("user `{}` needs exactly one of token or token_sha256", u.id)));
+            }
+            (Some(token), None) if token.len() < 16 => {
+                return Err(err(format!("user `{}`: a token must be at least 16 characters", u.id)));
+            }
+            (None, Some(h)) if h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) => {
+                return Err(err(format!("user `{}`: token_sha256 must be 64 hex digits", u.id)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

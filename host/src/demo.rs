@@ -1,7 +1,7 @@
 //! The demo: a tenant wired to the first-party plugins and the `log`
 //! provider, and a terminal chat that texts it through a signed webhook.
 
-use crate::config::{Config, PluginBindingConfig, ProviderConfig, TenantConfig};
+use crate::config::{Config, PluginBindingConfig, ProviderConfig, TenantConfig, UserConfig, UserRole};
 use crate::domain::Role;
 use crate::messaging::signature;
 use anyhow::{Context, Result, bail};
@@ -15,6 +15,12 @@ pub const DEMO_NUMBER: &str = "+15557650100";
 pub const DEMO_AUTH_TOKEN: &str = "demo-auth-token";
 /// The demo tenant's read-API token.
 pub const DEMO_API_TOKEN: &str = "demo-api-token";
+/// The demo agent Sam's token (sign in to /inbox with it).
+pub const DEMO_AGENT_TOKEN: &str = "demo-agent-sam-token";
+/// The demo agent Lee's token.
+pub const DEMO_AGENT2_TOKEN: &str = "demo-agent-lee-token";
+/// The demo admin's token (reports).
+pub const DEMO_ADMIN_TOKEN: &str = "demo-admin-token-0001";
 /// A customer the demo CRM knows.
 pub const DEMO_CUSTOMER: &str = "+15551234567";
 
@@ -59,6 +65,48 @@ pub fn config(data_dir: PathBuf, bind: std::net::SocketAddr) -> Config {
                 "Demo Outfitters: hi {name}, order #{order} is running late. Reply STOP to opt out.".to_string(),
             )]
             .into(),
+            users: vec![
+                UserConfig {
+                    id: "sam".into(),
+                    name: "Sam Rivera".into(),
+                    role: UserRole::Agent,
+                    teams: vec!["support".into(), "billing".into()],
+                    token: Some(DEMO_AGENT_TOKEN.into()),
+                    token_sha256: None,
+                },
+                UserConfig {
+                    id: "lee".into(),
+                    name: "Lee Park".into(),
+                    role: UserRole::Agent,
+                    teams: vec!["billing".into()],
+                    token: Some(DEMO_AGENT2_TOKEN.into()),
+                    token_sha256: None,
+                },
+                UserConfig {
+                    id: "admin".into(),
+                    name: "Demo Admin".into(),
+                    role: UserRole::Admin,
+                    teams: vec![],
+                    token: Some(DEMO_ADMIN_TOKEN.into()),
+                    token_sha256: None,
+                },
+            ],
+            tickets: crate::tickets::TicketsConfig {
+                canned: [
+                    (
+                        "order-status".to_string(),
+                        "Hi {first_name}, order #{order_id} is on its way. Anything else I can do?".to_string(),
+                    ),
+                    (
+                        "refund-started".to_string(),
+                        "Hi {first_name}, I've started the refund for order #{order_id}; it takes 3-5 business days. ({reference})"
+                            .to_string(),
+                    ),
+                    ("goodbye".to_string(), "Thanks for contacting {brand}! - {agent_name}".to_string()),
+                ]
+                .into(),
+                ..Default::default()
+            },
         }],
         ..Config::default()
     }

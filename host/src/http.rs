@@ -1,9 +1,12 @@
 //! HTTP: the only module that knows axum. Provider webhooks under
 //! `/webhooks/twilio/…`, the read API under `/api/v1/…`, `/healthz`.
 
+mod agents;
 mod api;
+mod auth;
 mod consent_api;
 mod error;
+mod inbox;
 mod webhooks;
 
 use crate::pipeline::ingest::Ingest;
@@ -29,6 +32,10 @@ pub struct AppState {
     pub outbox: Arc<tokio::sync::Notify>,
     /// Plugins per tenant, with their circuit breakers.
     pub bindings: Arc<crate::pipeline::bindings::Bindings>,
+    /// Live ticket events.
+    pub events: crate::events::Events,
+    /// Becomes `true` when the server shuts down (ends event streams).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Largest webhook or API body accepted.
@@ -44,9 +51,35 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/plugins", get(api::list_plugins))
         .route("/api/v1/notifications", post(consent_api::notify))
         .route("/api/v1/consent", post(consent_api::record).get(consent_api::export))
+        .route("/api/v1/me", get(agents::me))
+        .route("/api/v1/tickets", get(agents::list))
+        .route("/api/v1/tickets/{ticket}", get(agents::show))
+        .route("/api/v1/tickets/{ticket}/reply", post(agents::reply))
+        .route("/api/v1/tickets/{ticket}/notes", post(agents::note))
+        .route("/api/v1/tickets/{ticket}/assign", post(agents::assign))
+        .route("/api/v1/tickets/{ticket}/tags", post(agents::tags))
+        .route("/api/v1/tickets/{ticket}/status", post(agents::status))
+        .route("/api/v1/tickets/{ticket}/priority", post(agents::priority))
+        .route("/api/v1/tickets/{ticket}/handback", post(agents::handback))
+        .route("/api/v1/tickets/{ticket}/takeover", post(agents::takeover))
+        .route("/api/v1/tickets/{ticket}/canned", get(agents::canned))
+        .route("/api/v1/segments", post(agents::segments_preview))
+        .route("/api/v1/events", get(inbox::events))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/inbox", get(inbox::index))
+        .route("/inbox/", get(inbox::index))
+        .route("/inbox/app.js", get(inbox::app_js))
+        .route("/inbox/app.css", get(inbox::app_css))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The API's OpenAPI 3.1 description (`http/openapi.json`).
+pub const OPENAPI: &str = include_str!("http/openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves.

@@ -66,6 +66,8 @@ pub struct Pipeline {
     pub outbox: Arc<Notify>,
     /// How long a cached CRM profile is trusted.
     pub profile_ttl: Duration,
+    /// Live ticket events (for the web inbox).
+    pub events: crate::events::Events,
 }
 
 /// How long a claimed job stays leased to its worker.
@@ -168,10 +170,16 @@ impl Pipeline {
                     }
                     // Outcomes are applied in message order.
                     outcomes.sort_by_key(|o| o.job_id);
-                    let replies = outcomes.iter().any(|o| o.reply.is_some());
+                    let replies = outcomes.iter().any(|o| o.reply.is_some() || !o.notices.is_empty());
                     match self.store.apply_outcomes(&outcomes).await {
-                        Ok(()) if replies => self.outbox.notify_waiters(),
-                        Ok(()) => {}
+                        Ok(()) => {
+                            if replies {
+                                self.outbox.notify_waiters();
+                            }
+                            for o in &outcomes {
+                                self.events.publish(&o.tenant_id, o.conversation_id, "message");
+                            }
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, "recording outcomes failed; will retry");
                             for o in &outcomes {
@@ -198,7 +206,10 @@ impl Pipeline {
     async fn identify(&self, jobs: &[ClaimedJob]) -> Result<Vec<Identified>, String> {
         let ids: Vec<i64> = jobs.iter().map(|j| j.message_id).collect();
         let messages = self.store.inbound_batch(&ids).await.map_err(|e| e.to_string())?;
-        let conversations = self.store.identify_batch(&messages).await.map_err(|e| e.to_string())?;
+        let window = |tenant: &str| {
+            self.tenants.get(tenant).map(|t| t.config.tickets.reopen_window_hours * 3_600_000).unwrap_or(0)
+        };
+        let conversations = self.store.identify_batch(&messages, &window).await.map_err(|e| e.to_string())?;
         let wanted: Vec<(i64, i64)> = messages.iter().zip(&conversations).map(|(m, c)| (c.id, m.id)).collect();
         let histories = self.store.history_batch(&wanted, HISTORY).await.map_err(|e| e.to_string())?;
         let senders: Vec<(&str, &str)> = messages.iter().map(|m| (m.tenant_id.as_str(), m.from.as_str())).collect();
@@ -299,8 +310,16 @@ impl Pipeline {
                 Ok(Next::Done)
             }
             // The worker identified its whole batch (contact, conversation,
-            // history) before the stages ran.
-            Stage::Identify => Ok(Next::Continue),
+            // history) before the stages ran. An answer to a satisfaction
+            // survey was recorded as the ticket's rating there: nothing more.
+            Stage::Identify => {
+                if flow.conversation.as_ref().is_some_and(|c| c.csat_rating.is_some()) {
+                    let outcome = self.outcome(flow, Decision::default(), true);
+                    flow.outcome = Some(outcome);
+                    return Ok(Next::Done);
+                }
+                Ok(Next::Continue)
+            }
             Stage::Enrich => {
                 let conversation = flow.conversation.as_ref().expect("identified");
                 let contact_id = conversation.contact_id;
@@ -444,7 +463,55 @@ impl Pipeline {
             }
             _ => None,
         };
+        // The helpdesk's part: SLA due times for a handoff, the after-hours
+        // notice when people own the conversation and are away (never while a
+        // bot handles it), the survey when automation resolves (if asked for).
+        let mut sla = None;
+        let mut notices = Vec::new();
+        let rating = flow.conversation.as_ref().is_some_and(|c| c.csat_rating.is_some());
+        if let Some(tenant) = self.tenants.get(&m.tenant_id)
+            && !rating
+            && flow.host_reply.is_none()
+            && flow.consent_events.is_empty()
+            // A possible opt-out waits for a person, with nothing automatic sent.
+            && !decision.add_tags.iter().any(|t| t == "consent-review")
+        {
+            let tickets = &tenant.config.tickets;
+            let now = jiff::Timestamp::from_millisecond(self.store.now()).unwrap_or_else(|_| jiff::Timestamp::now());
+            let hours = &tenant.business_hours;
+            if let Some(h) = &decision.handoff {
+                let first = hours.add_business(now, tickets.sla.first_response.get(h.priority));
+                let resolution = hours.add_business(now, tickets.sla.resolution.get(h.priority));
+                sla = Some((first.as_millisecond(), resolution.as_millisecond()));
+            }
+            let people_own = decision.handoff.is_some() || human_owned;
+            if people_own && !tickets.after_hours_reply.is_empty() && !hours.is_open(now) {
+                let back = hours.next_open(now);
+                let when = back.to_zoned_datetime(hours.time_zone().clone()).strftime("%A at %H:%M").to_string();
+                let mut vars = std::collections::BTreeMap::new();
+                vars.insert("next_open".to_string(), when);
+                if let Ok(text) = crate::messaging::template::render(&tickets.after_hours_reply, &vars) {
+                    let key = format!("after-hours:{conversation_id}:{}", back.as_millisecond());
+                    let mut notice = reply_to(Purpose::Conversational, &text, key);
+                    notice.author = "system";
+                    notices.push(notice);
+                }
+            }
+            if decision.resolve
+                && decision.handoff.is_none()
+                && !human_owned
+                && tickets.csat.on == crate::tickets::CsatOn::All
+            {
+                let mut survey =
+                    reply_to(Purpose::Conversational, &tickets.csat.text, format!("csat:{conversation_id}"));
+                survey.author = "system";
+                notices.push(survey);
+            }
+        }
         Outcome {
+            tenant_id: m.tenant_id.clone(),
+            sla,
+            notices,
             job_id: flow.job.id,
             message_id: m.id,
             conversation_id,

@@ -63,6 +63,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let tenants = Arc::new(Tenants::new(&config.tenants));
     let jobs = Arc::new(Notify::new());
     let outbox_notify = Arc::new(Notify::new());
+    let events = crate::events::Events::default();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("listening on {}", config.bind))?;
@@ -76,6 +78,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         jobs: jobs.clone(),
         outbox: outbox_notify.clone(),
         profile_ttl: Duration::from_secs(config.profile_ttl_secs),
+        events: events.clone(),
     };
     pipeline.spawn_workers(config.pipeline_workers);
     let outbox = Outbox {
@@ -83,8 +86,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tenants: tenants.clone(),
         notify: outbox_notify.clone(),
         status_callback: Some(format!("{}/webhooks/twilio/status", base.trim_end_matches('/'))),
+        events: events.clone(),
     };
     outbox.spawn_workers(config.outbox_workers);
+    spawn_housekeeping(store.clone(), tenants.clone(), events.clone());
 
     let state = AppState {
         store: store.clone(),
@@ -93,11 +98,35 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         public_base_url: config.public_base_url.clone(),
         outbox: outbox_notify,
         bindings,
+        events: events.clone(),
+        shutdown: shutdown_rx,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(http::serve(listener, state, async move {
         let _ = stopped.await;
+        // Event streams end, so graceful shutdown does not wait on them.
+        let _ = shutdown_tx.send(true);
     }));
     tracing::info!(%addr, "smsdesk is listening");
     Ok(Server { addr, store, stop: Some(stop), served })
+}
+
+/// Every two seconds: wake snoozed tickets whose time came, close resolved
+/// ones past their reopen window.
+fn spawn_housekeeping(store: Store, tenants: Arc<Tenants>, events: crate::events::Events) {
+    let windows: Vec<(String, i64)> =
+        tenants.all().map(|t| (t.config.id.clone(), t.config.tickets.reopen_window_hours * 3_600_000)).collect();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            match store.sweep_tickets(&windows).await {
+                Ok(changed) => {
+                    for (tenant, ticket) in changed {
+                        events.publish(&tenant, ticket, "ticket");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "ticket housekeeping failed"),
+            }
+        }
+    });
 }

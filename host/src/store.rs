@@ -8,14 +8,16 @@ mod conversations;
 mod inbound;
 mod outbox;
 mod tenants;
+mod tickets;
 mod traces;
 
 pub use consent::NewConsentEvent;
 pub use conversations::{
-    ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, rfc3339,
+    ConversationDetail, ConversationRow, ConversationSummary, InboundRow, MessageRow, Outcome, TicketFilter, rfc3339,
 };
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
+pub use tickets::{Assignee, ChangeResult, NoteRow, TicketChange, TimelineEntry};
 pub use traces::{NewTrace, TraceRow};
 
 use crate::clock::Clock;

@@ -16,6 +16,8 @@ pub struct Tenant {
     pub provider: Provider,
     /// When proactive messages may go.
     pub quiet_hours: QuietHours,
+    /// When the team works (SLA clocks run, no after-hours notice).
+    pub business_hours: crate::tickets::BusinessHours,
 }
 
 /// All tenants, indexed.
@@ -25,6 +27,8 @@ pub struct Tenants {
     by_number: HashMap<String, Arc<Tenant>>,
     by_service: HashMap<String, Arc<Tenant>>,
     by_token: HashMap<String, Arc<Tenant>>,
+    /// SHA-256 of a user's token → (tenant, user).
+    by_user_token: HashMap<String, (Arc<Tenant>, crate::config::UserConfig)>,
 }
 
 impl Tenants {
@@ -36,6 +40,12 @@ impl Tenants {
                 provider: Provider::from_config(&c.provider),
                 // Configuration was checked at load; a bad window falls back to the federal one.
                 quiet_hours: QuietHours::from_config(&c.consent.quiet_hours).unwrap_or_default(),
+                // Checked at load too; a bad schedule falls back to the default one.
+                business_hours: crate::tickets::BusinessHours::parse(&c.tickets.business_hours, &c.time_zone)
+                    .or_else(|_| {
+                        crate::tickets::BusinessHours::parse(&[crate::tickets::hours::DEFAULT_HOURS.into()], "UTC")
+                    })
+                    .expect("the default schedule parses"),
                 config: c.clone(),
             });
             t.by_id.insert(c.id.clone(), tenant.clone());
@@ -47,6 +57,11 @@ impl Tenants {
             }
             if let Some(token) = &c.api_token {
                 t.by_token.insert(token.clone(), tenant.clone());
+            }
+            for u in &c.users {
+                if let Some(hash) = u.token_hash() {
+                    t.by_user_token.insert(hash, (tenant.clone(), u.clone()));
+                }
             }
         }
         t
@@ -67,6 +82,12 @@ impl Tenants {
         // Tokens are compared through a hash map; equal-length secrets of
         // admins' choosing make timing differences uninteresting here.
         self.by_token.get(token)
+    }
+
+    /// The tenant and user whose personal token this is (looked up by the
+    /// token's SHA-256, so only hashes need be configured).
+    pub fn for_user_token(&self, token: &str) -> Option<&(Arc<Tenant>, crate::config::UserConfig)> {
+        self.by_user_token.get(&crate::config::sha256_hex(token))
     }
 
     /// Every tenant.

@@ -6,17 +6,13 @@ use super::error::ApiError;
 use crate::tenants::Tenant;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 use std::sync::Arc;
 
+/// The tenant of an admin (or of the tenant's API token).
 pub(super) fn tenant(state: &AppState, headers: &HeaderMap) -> Result<Arc<Tenant>, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    state.tenants.for_token(token.trim()).cloned().ok_or(ApiError::Unauthorized)
+    Ok(super::auth::admin(state, headers)?.tenant)
 }
 
 /// `?limit=N`
@@ -31,7 +27,7 @@ pub async fn list_conversations(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let tenant = tenant(&state, &headers)?;
+    let tenant = super::auth::principal(&state, &headers)?.tenant;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest("`limit` must be between 1 and 500".into()));
@@ -46,7 +42,7 @@ pub async fn get_conversation(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let tenant = tenant(&state, &headers)?;
+    let tenant = super::auth::principal(&state, &headers)?.tenant;
     let id: i64 = id.parse().map_err(|_| ApiError::BadRequest(format!("`{id}` is not a conversation id")))?;
     let detail = state
         .store

@@ -14,6 +14,9 @@ pub enum ApiError {
     /// 401: no or wrong bearer token.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
     /// 403: the webhook signature does not verify.
     #[error("invalid signature")]
     BadSignature,
@@ -39,7 +42,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::BadSignature => StatusCode::FORBIDDEN,
+            ApiError::BadSignature | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(detail) => {

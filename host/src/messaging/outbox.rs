@@ -33,6 +33,8 @@ pub struct Outbox {
     pub notify: Arc<Notify>,
     /// Where providers post status changes (None: no callbacks).
     pub status_callback: Option<String>,
+    /// Live ticket events (a message went out, or was blocked).
+    pub events: crate::events::Events,
 }
 
 /// Delay before retry `attempt` (1-based): 0.5 s, 1 s, 2 s, … capped at a minute.
@@ -81,6 +83,13 @@ impl Outbox {
                     if let Err(e) = self.store.record_sends(&results).await {
                         // The leases expire and the sends are retried.
                         tracing::error!(error = %e, "recording sends failed");
+                    } else if self.events.listening() {
+                        let ids: Vec<i64> = results.iter().map(|(s, _)| s.message_id).collect();
+                        if let Ok(tickets) = self.store.conversations_of_messages(&ids).await {
+                            for (tenant, ticket) in tickets {
+                                self.events.publish(&tenant, ticket, "message");
+                            }
+                        }
                     }
                 }
                 Ok(_) => {

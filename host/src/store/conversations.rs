@@ -37,6 +37,9 @@ pub struct ConversationRow {
     pub owner: String,
     /// Cached CRM profile (JSON) and when it was fetched (ms).
     pub profile: Option<(String, i64)>,
+    /// The message answered the ticket's satisfaction survey with this
+    /// rating (recorded already; nothing else is done with it).
+    pub csat_rating: Option<u8>,
 }
 
 /// A message as the read API shows it.
@@ -64,17 +67,25 @@ pub struct MessageRow {
     pub created_at: i64,
 }
 
-/// A conversation in a list.
+/// A conversation (a ticket) in a list.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConversationSummary {
     /// Id.
     pub id: i64,
+    /// The reference people quote (`DEMO-12`).
+    pub reference: String,
     /// Customer number.
     pub contact: String,
-    /// open | resolved.
+    /// open | pending | snoozed | resolved | closed.
     pub status: String,
     /// bot | human.
     pub owner: String,
+    /// low | normal | high | urgent.
+    pub priority: String,
+    /// The user working it.
+    pub assignee: Option<String>,
+    /// The team whose queue it is in.
+    pub team: Option<String>,
     /// Why it went to a human.
     pub handoff_reason: Option<String>,
     /// Handoff priority.
@@ -85,10 +96,57 @@ pub struct ConversationSummary {
     pub tags: Vec<String>,
     /// Last intents found.
     pub intents: Vec<Intent>,
+    /// Snoozed until (ms).
+    pub snoozed_until: Option<i64>,
+    /// When it went to a human (ms).
+    pub handed_off_at: Option<i64>,
+    /// First human reply due (ms, business hours).
+    pub first_response_due: Option<i64>,
+    /// When a human first answered (ms).
+    pub first_human_response_at: Option<i64>,
+    /// Resolution due (ms, business hours).
+    pub resolution_due: Option<i64>,
+    /// Resolved (ms).
+    pub resolved_at: Option<i64>,
+    /// By whom: `bot` or a user.
+    pub resolved_by: Option<String>,
+    /// Times a customer reopened it.
+    pub reopened: i64,
+    /// The customer's rating, 1–5.
+    pub csat_rating: Option<i64>,
+    /// Which targets are missed now: `first_response`, `resolution`.
+    pub overdue: Vec<&'static str>,
     /// The newest message.
     pub last_message: Option<MessageRow>,
+    /// Opened (ms).
+    pub created_at: i64,
     /// Updated (ms).
     pub updated_at: i64,
+    /// Last customer or reply activity (ms).
+    pub last_message_at: i64,
+}
+
+/// What a ticket list shows.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// Only this one.
+    pub id: Option<i64>,
+    /// Statuses (empty: all).
+    pub statuses: Vec<String>,
+    /// `bot` or `human`.
+    pub owner: Option<String>,
+    /// Carrying this tag.
+    pub tag: Option<String>,
+    /// Assigned to this user; `Some(None)`: unassigned.
+    pub assignee: Option<Option<String>>,
+    /// In this team's queue.
+    pub team: Option<String>,
+    /// Text in a message, a note, the number or the reference.
+    pub text: Option<String>,
+    /// Only tickets past a due time.
+    pub overdue: bool,
+    /// Most rows.
+    pub limit: i64,
 }
 
 /// One conversation with everything in it.
@@ -103,6 +161,10 @@ pub struct ConversationDetail {
     pub messages: Vec<MessageRow>,
     /// Plugin calls made for it.
     pub traces: Vec<super::TraceRow>,
+    /// Internal notes, oldest first.
+    pub notes: Vec<super::NoteRow>,
+    /// Every change, oldest first.
+    pub timeline: Vec<super::TimelineEntry>,
 }
 
 /// What the pipeline decided for a message, applied in one transaction.
@@ -110,6 +172,8 @@ pub struct ConversationDetail {
 pub struct Outcome {
     /// The job to mark done.
     pub job_id: i64,
+    /// The tenant.
+    pub tenant_id: String,
     /// The inbound message.
     pub message_id: i64,
     /// Its conversation.
@@ -128,6 +192,10 @@ pub struct Outcome {
     pub profile_cache: Option<(i64, String)>,
     /// Consent ledger events the message caused.
     pub consent: Vec<super::NewConsentEvent>,
+    /// For a handoff: the SLA due times (first human reply, resolution), ms.
+    pub sla: Option<(i64, i64)>,
+    /// The host's own messages besides the reply (after-hours notice, survey).
+    pub notices: Vec<super::NewOutbound>,
 }
 
 fn message_row(r: &SqliteRow) -> MessageRow {
@@ -180,7 +248,13 @@ impl Store {
     /// Find or create each message's contact and open conversation, and file
     /// the message in it — for a batch of messages, in one transaction of a
     /// few set-based statements (not a few statements per message).
-    pub async fn identify_batch(&self, messages: &[InboundRow]) -> StoreResult<Vec<ConversationRow>> {
+    ///
+    /// `reopen_window_ms` gives each tenant's reopen window.
+    pub async fn identify_batch(
+        &self,
+        messages: &[InboundRow],
+        reopen_window_ms: &(dyn Fn(&str) -> i64 + Sync),
+    ) -> StoreResult<Vec<ConversationRow>> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
@@ -222,32 +296,130 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("contact for {} was not upserted", m.from)))
         };
 
-        // The open conversation of each contact (the newest if several).
+        // The newest conversation of each contact decides where a message
+        // goes: an active one takes it (pending or snoozed become open), a
+        // resolved one within the reopen window is reopened (or, when it
+        // awaits a CSAT answer and the message is one, takes the rating), and
+        // otherwise a new ticket opens (a resolved one past its window is closed).
         let contact_ids: Vec<i64> = contacts.values().map(|c| c.id).collect();
-        let mut open = QueryBuilder::<Sqlite>::new(
-            "SELECT contact_id, id, owner FROM conversations WHERE status = 'open' AND contact_id IN ",
+        let mut newest_q = QueryBuilder::<Sqlite>::new(
+            "SELECT contact_id, id, owner, status, resolved_at, csat_sent_at, csat_rating FROM conversations
+             WHERE contact_id IN ",
         );
-        push_list(&mut open, contact_ids.iter().copied());
-        open.push(" ORDER BY id");
-        let mut conversation_of: HashMap<i64, (i64, String)> = HashMap::new();
-        for r in open.build().fetch_all(&mut *tx).await? {
-            conversation_of.insert(r.get(0), (r.get(1), r.get(2)));
+        push_list(&mut newest_q, contact_ids.iter().copied());
+        newest_q.push(" ORDER BY id");
+        #[derive(Clone)]
+        struct Newest {
+            id: i64,
+            owner: String,
+            status: String,
+            resolved_at: Option<i64>,
+            csat_waiting: bool,
+        }
+        let mut newest: HashMap<i64, Newest> = HashMap::new();
+        for r in newest_q.build().fetch_all(&mut *tx).await? {
+            newest.insert(
+                r.get(0),
+                Newest {
+                    id: r.get(1),
+                    owner: r.get(2),
+                    status: r.get(3),
+                    resolved_at: r.get(4),
+                    csat_waiting: r.get::<Option<i64>, _>(5).is_some() && r.get::<Option<i64>, _>(6).is_none(),
+                },
+            );
         }
 
-        // Open a conversation for each contact that has none.
+        // Decide each message in order; a new ticket is marked by id 0 until inserted.
+        let mut events: Vec<(i64, &'static str, String)> = Vec::new(); // (conversation, kind, detail JSON)
+        let mut status_changes: Vec<(i64, &'static str)> = Vec::new();
+        let mut ratings: Vec<(i64, i64, u8)> = Vec::new(); // (conversation, message, rating)
+        let mut placement: Vec<(i64, Option<u8>)> = Vec::with_capacity(messages.len()); // (contact, rating)
         let mut missing: Vec<(&InboundRow, i64)> = Vec::new();
         for m in messages {
             let contact = contact_of(m)?.id;
-            if !conversation_of.contains_key(&contact) && !missing.iter().any(|(_, c)| *c == contact) {
-                missing.push((m, contact));
+            let window = reopen_window_ms(&m.tenant_id);
+            let mut rating = None;
+            match newest.get_mut(&contact) {
+                Some(n) if n.id != 0 && matches!(n.status.as_str(), "open" | "pending" | "snoozed") => {
+                    if n.status != "open" {
+                        events.push((
+                            n.id,
+                            "status",
+                            format!(r#"{{"from":"{}","to":"open","why":"customer replied"}}"#, n.status),
+                        ));
+                        status_changes.push((n.id, "open"));
+                        n.status = "open".into();
+                    }
+                }
+                Some(n) if n.id == 0 => {}
+                Some(n) if n.status == "resolved" && n.resolved_at.is_some_and(|at| now - at <= window) => {
+                    match crate::tickets::parse_rating(&m.body).filter(|_| n.csat_waiting) {
+                        Some(r) => {
+                            rating = Some(r);
+                            n.csat_waiting = false;
+                            ratings.push((n.id, m.id, r));
+                            events.push((n.id, "csat", format!(r#"{{"rating":{r}}}"#)));
+                        }
+                        None => {
+                            events.push((n.id, "reopened", r#"{"why":"customer replied"}"#.to_string()));
+                            status_changes.push((n.id, "reopened"));
+                            n.status = "open".into();
+                            n.csat_waiting = false;
+                        }
+                    }
+                }
+                other => {
+                    if let Some(n) = other
+                        && n.status == "resolved"
+                    {
+                        events.push((
+                            n.id,
+                            "status",
+                            r#"{"from":"resolved","to":"closed","why":"reopen window passed"}"#.to_string(),
+                        ));
+                        status_changes.push((n.id, "closed"));
+                    }
+                    newest.insert(
+                        contact,
+                        Newest {
+                            id: 0,
+                            owner: "bot".into(),
+                            status: "open".into(),
+                            resolved_at: None,
+                            csat_waiting: false,
+                        },
+                    );
+                    missing.push((m, contact));
+                }
             }
+            placement.push((contact, rating));
         }
         if !missing.is_empty() {
+            // References count per tenant.
+            let mut next_ref: HashMap<String, i64> = HashMap::new();
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT tenant_id, COALESCE(MAX(ref_no), 0) FROM conversations WHERE tenant_id IN ",
+            );
+            let tenant_ids: Vec<String> = missing.iter().map(|(m, _)| m.tenant_id.clone()).collect();
+            push_list(&mut q, tenant_ids);
+            q.push(" GROUP BY tenant_id");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                next_ref.insert(r.get(0), r.get(1));
+            }
+            let refs: Vec<i64> = missing
+                .iter()
+                .map(|(m, _)| {
+                    let n = next_ref.entry(m.tenant_id.clone()).or_insert(0);
+                    *n += 1;
+                    *n
+                })
+                .collect();
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO conversations (tenant_id, contact_id, tenant_number, status, owner, created_at,
-                     updated_at, last_message_at) ",
+                     updated_at, last_message_at, ref_no) ",
             );
-            insert.push_values(&missing, |mut row, (m, contact)| {
+            insert.push_values(missing.iter().zip(&refs), |mut row, ((m, contact), ref_no)| {
                 row.push_bind(&m.tenant_id)
                     .push_bind(*contact)
                     .push_bind(&m.to)
@@ -255,23 +427,64 @@ impl Store {
                     .push("'bot'")
                     .push_bind(now)
                     .push_bind(now)
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(*ref_no);
             });
             insert.push(" RETURNING contact_id, id");
             for r in insert.build().fetch_all(&mut *tx).await? {
-                conversation_of.insert(r.get(0), (r.get(1), "bot".to_string()));
+                let (contact, id): (i64, i64) = (r.get(0), r.get(1));
+                if let Some(n) = newest.get_mut(&contact) {
+                    n.id = id;
+                }
+                events.push((id, "opened", "{}".to_string()));
             }
         }
 
         let mut out = Vec::with_capacity(messages.len());
-        for m in messages {
+        for (m, (contact_id, rating)) in messages.iter().zip(&placement) {
             let contact = contact_of(m)?;
-            let (id, owner) = conversation_of
-                .get(&contact.id)
-                .cloned()
-                .ok_or_else(|| StoreError::Corrupt(format!("no conversation for contact {}", contact.id)))?;
-            out.push(ConversationRow { id, contact_id: contact.id, owner, profile: contact.profile.clone() });
+            let n = newest
+                .get(contact_id)
+                .filter(|n| n.id != 0)
+                .ok_or_else(|| StoreError::Corrupt(format!("no conversation for contact {contact_id}")))?;
+            out.push(ConversationRow {
+                id: n.id,
+                contact_id: contact.id,
+                owner: n.owner.clone(),
+                profile: contact.profile.clone(),
+                csat_rating: *rating,
+            });
         }
+
+        if !status_changes.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE conversations SET status = CASE id");
+            for (id, change) in &status_changes {
+                let to = if *change == "reopened" { "open" } else { change };
+                q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(to);
+            }
+            q.push(" ELSE status END, reopened = reopened + CASE WHEN id IN ");
+            let reopened: Vec<i64> =
+                status_changes.iter().filter(|(_, c)| *c == "reopened").map(|(id, _)| *id).collect();
+            push_list(&mut q, reopened.iter().copied().chain([0]));
+            q.push(" THEN 1 ELSE 0 END, resolved_at = CASE WHEN id IN ");
+            push_list(&mut q, reopened.iter().copied().chain([0]));
+            q.push(" THEN NULL ELSE resolved_at END, snoozed_until = NULL WHERE id IN ");
+            push_list(&mut q, status_changes.iter().map(|(id, _)| *id));
+            q.build().execute(&mut *tx).await?;
+        }
+        if !ratings.is_empty() {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE conversations SET csat_rating = ");
+            push_case(&mut q, "id", ratings.iter().map(|(id, _, r)| (*id, *r as i64)));
+            q.push(", csat_at = ").push_bind(now).push(" WHERE id IN ");
+            push_list(&mut q, ratings.iter().map(|(id, _, _)| *id));
+            q.build().execute(&mut *tx).await?;
+        }
+        Self::ticket_events_in(
+            &mut tx,
+            events.iter().map(|(id, kind, detail)| (*id, "customer", *kind, detail.as_str())),
+            now,
+        )
+        .await?;
 
         // File each message in its conversation.
         let mut file = QueryBuilder::<Sqlite>::new("UPDATE messages SET conversation_id = ");
@@ -347,8 +560,10 @@ impl Store {
             add_tags: Vec<&'a String>,
             intents: &'a [Intent],
             handoff: Option<&'a crate::domain::Handoff>,
+            sla: Option<(i64, i64)>,
             resolve: bool,
             replied: bool,
+            survey: bool,
         }
         let mut changes: Vec<Change> = Vec::new();
         for o in outcomes.iter().filter(|o| !o.human_owned) {
@@ -360,8 +575,10 @@ impl Store {
                         add_tags: Vec::new(),
                         intents: &[],
                         handoff: None,
+                        sla: None,
                         resolve: false,
                         replied: false,
+                        survey: false,
                     });
                     changes.len() - 1
                 }
@@ -373,16 +590,19 @@ impl Store {
             }
             if let Some(h) = &o.decision.handoff {
                 c.handoff = Some(h);
+                c.sla = o.sla;
             } else if o.decision.resolve {
                 c.resolve = true;
             }
             c.replied |= o.reply.is_some();
+            c.survey |= o.notices.iter().any(|n| n.idempotency_key.starts_with("csat:"));
         }
         // A human-owned conversation gets no bot reply, but the host's own
         // consent replies (confirmations, HELP) still go.
         let replies: Vec<&super::NewOutbound> = outcomes
             .iter()
             .filter_map(|o| o.reply.as_ref().filter(|r| !o.human_owned || r.category != "conversational"))
+            .chain(outcomes.iter().flat_map(|o| &o.notices))
             .collect();
         let consent: Vec<&super::NewConsentEvent> = outcomes.iter().flat_map(|o| &o.consent).collect();
         let profiles: Vec<&(i64, String)> = outcomes.iter().filter_map(|o| o.profile_cache.as_ref()).collect();
@@ -457,13 +677,45 @@ impl Store {
                 for (id, (_, _, team)) in &handed {
                     q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(team.as_deref());
                 }
-                q.push(" ELSE handoff_team END");
+                q.push(" ELSE handoff_team END, priority = CASE id");
+                for (id, (_, priority, _)) in &handed {
+                    q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(priority.as_deref().unwrap_or("normal"));
+                }
+                q.push(" ELSE priority END, human_involved = CASE WHEN id IN ");
+                push_list(&mut q, ids());
+                q.push(" THEN 1 ELSE human_involved END, handed_off_at = CASE WHEN id IN ");
+                push_list(&mut q, ids());
+                q.push(" THEN ").push_bind(now).push(" ELSE handed_off_at END");
+                let due: Vec<(i64, (i64, i64))> =
+                    changes.iter().filter(|c| c.handoff.is_some()).filter_map(|c| c.sla.map(|s| (c.id, s))).collect();
+                if !due.is_empty() {
+                    // Rows not in the CASE keep their values.
+                    q.push(", first_response_due = CASE id");
+                    for (id, (first, _)) in &due {
+                        q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*first);
+                    }
+                    q.push(" ELSE first_response_due END, resolution_due = CASE id");
+                    for (id, (_, resolution)) in &due {
+                        q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*resolution);
+                    }
+                    q.push(" ELSE resolution_due END");
+                }
             }
             let resolved: Vec<i64> = rows.iter().filter(|r| r.4 && r.3.is_none()).map(|r| r.0).collect();
             if !resolved.is_empty() {
                 q.push(", status = CASE WHEN id IN ");
-                push_list(&mut q, resolved);
-                q.push(" THEN 'resolved' ELSE status END");
+                push_list(&mut q, resolved.iter().copied());
+                q.push(" THEN 'resolved' ELSE status END, resolved_at = CASE WHEN id IN ");
+                push_list(&mut q, resolved.iter().copied());
+                q.push(" THEN ").push_bind(now).push(" ELSE resolved_at END, resolved_by = CASE WHEN id IN ");
+                push_list(&mut q, resolved.iter().copied());
+                q.push(" THEN 'bot' ELSE resolved_by END");
+            }
+            let surveyed: Vec<i64> = changes.iter().filter(|c| c.survey).map(|c| c.id).collect();
+            if !surveyed.is_empty() {
+                q.push(", csat_sent_at = CASE WHEN id IN ");
+                push_list(&mut q, surveyed);
+                q.push(" THEN ").push_bind(now).push(" ELSE csat_sent_at END");
             }
             let replied: Vec<i64> = rows.iter().filter(|r| r.5).map(|r| r.0).collect();
             if !replied.is_empty() {
@@ -474,6 +726,30 @@ impl Store {
             q.push(" WHERE id IN ");
             push_list(&mut q, rows.iter().map(|r| r.0));
             q.build().execute(&mut *tx).await?;
+
+            // The timeline: handoffs, resolutions, tags automation added.
+            let mut events: Vec<(i64, &str, String)> = Vec::new();
+            for c in &changes {
+                if let Some(h) = c.handoff {
+                    let detail = serde_json::json!({ "reason": h.reason, "priority": h.priority, "team": h.team });
+                    events.push((c.id, "handoff", detail.to_string()));
+                } else if c.resolve {
+                    events.push((c.id, "status", r#"{"to":"resolved"}"#.to_string()));
+                }
+                if !c.add_tags.is_empty() {
+                    events.push((c.id, "tags", serde_json::json!({ "added": c.add_tags }).to_string()));
+                }
+                if c.survey {
+                    events.push((c.id, "csat_sent", r#"{"by":"resolution"}"#.to_string()));
+                }
+            }
+            let actor = |kind: &str| if kind == "csat_sent" { "system" } else { "bot" };
+            Self::ticket_events_in(
+                &mut tx,
+                events.iter().map(|(id, kind, d)| (*id, actor(kind), *kind, d.as_str())),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -481,53 +757,142 @@ impl Store {
 
     /// A tenant's conversations, most recently active first.
     pub async fn conversations(&self, tenant_id: &str, limit: i64) -> StoreResult<Vec<ConversationSummary>> {
+        self.tickets(tenant_id, &TicketFilter { limit, ..TicketFilter::default() }).await
+    }
+
+    /// A tenant's tickets matching `filter`, most recently active first.
+    pub async fn tickets(&self, tenant_id: &str, filter: &TicketFilter) -> StoreResult<Vec<ConversationSummary>> {
         // One read transaction: every row from the same snapshot.
         let mut tx = self.reader.begin().await?;
-        let out = Self::summaries(&mut tx, tenant_id, None, limit).await?;
+        let out = Self::summaries(&mut tx, tenant_id, filter, self.now()).await?;
         tx.commit().await?;
         Ok(out)
     }
 
-    async fn summaries(
+    pub(super) async fn summaries(
         tx: &mut sqlx::Transaction<'_, Sqlite>,
         tenant_id: &str,
-        only: Option<i64>,
-        limit: i64,
+        filter: &TicketFilter,
+        now: i64,
     ) -> StoreResult<Vec<ConversationSummary>> {
-        let rows = sqlx::query(
-            "SELECT c.id, k.phone, c.status, c.owner, c.handoff_reason, c.handoff_priority, c.handoff_team, c.tags,
-                    c.intents, c.updated_at
-             FROM conversations c JOIN contacts k ON k.id = c.contact_id
-             WHERE c.tenant_id = $1 AND ($2 IS NULL OR c.id = $2)
-             ORDER BY c.last_message_at DESC, c.id DESC LIMIT $3",
-        )
-        .bind(tenant_id)
-        .bind(only)
-        .bind(limit)
-        .fetch_all(&mut **tx)
-        .await?;
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT c.id, t.ticket_prefix, c.ref_no, k.phone, c.status, c.owner, c.priority, c.assignee,
+                    c.handoff_reason, c.handoff_priority, c.handoff_team, c.tags, c.intents, c.snoozed_until,
+                    c.handed_off_at, c.first_response_due, c.first_human_response_at, c.resolution_due,
+                    c.resolved_at, c.resolved_by, c.reopened, c.csat_rating, c.created_at, c.updated_at,
+                    c.last_message_at,
+                    m.id AS m_id, m.direction, m.author, m.body, m.encoding, m.segments, m.status AS m_status,
+                    m.provider_sid, m.error_code, m.created_at AS m_created_at
+             FROM conversations c
+             JOIN contacts k ON k.id = c.contact_id
+             JOIN tenants t ON t.id = c.tenant_id
+             LEFT JOIN messages m ON m.id = (SELECT MAX(id) FROM messages WHERE conversation_id = c.id)
+             WHERE c.tenant_id = ",
+        );
+        q.push_bind(tenant_id.to_string());
+        if let Some(id) = filter.id {
+            q.push(" AND c.id = ").push_bind(id);
+        }
+        if !filter.statuses.is_empty() {
+            q.push(" AND c.status IN ");
+            push_list(&mut q, filter.statuses.iter().cloned());
+        }
+        if let Some(owner) = &filter.owner {
+            q.push(" AND c.owner = ").push_bind(owner.clone());
+        }
+        if let Some(tag) = &filter.tag {
+            let json = serde_json::to_string(tag).unwrap_or_default();
+            q.push(" AND c.tags LIKE ").push_bind(format!("%{}%", like_escape(&json))).push(" ESCAPE '\\'");
+        }
+        match &filter.assignee {
+            Some(Some(user)) => {
+                q.push(" AND c.assignee = ").push_bind(user.clone());
+            }
+            Some(None) => {
+                q.push(" AND c.assignee IS NULL");
+            }
+            None => {}
+        }
+        if let Some(team) = &filter.team {
+            q.push(" AND c.handoff_team = ").push_bind(team.clone());
+        }
+        if let Some(text) = &filter.text {
+            let pattern = format!("%{}%", like_escape(text));
+            let number = text.trim().rsplit('-').next().and_then(|n| n.parse::<i64>().ok());
+            q.push(" AND (k.phone LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+            if let Some(n) = number {
+                q.push(" OR c.ref_no = ").push_bind(n);
+            }
+            q.push(" OR EXISTS (SELECT 1 FROM messages x WHERE x.conversation_id = c.id AND x.body LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\')");
+            q.push(" OR EXISTS (SELECT 1 FROM ticket_notes n WHERE n.conversation_id = c.id AND n.body LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'))");
+        }
+        if filter.overdue {
+            q.push(" AND c.status IN ('open', 'pending', 'snoozed') AND ((c.first_human_response_at IS NULL AND c.first_response_due < ")
+                .push_bind(now)
+                .push(") OR c.resolution_due < ")
+                .push_bind(now)
+                .push(")");
+        }
+        q.push(" ORDER BY c.last_message_at DESC, c.id DESC LIMIT ").push_bind(filter.limit.max(1));
+        let rows = q.build().fetch_all(&mut **tx).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let id: i64 = r.get(0);
-            let last = sqlx::query(
-                "SELECT id, direction, author, body, encoding, segments, status, provider_sid, error_code, created_at
-                 FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-            out.push(ConversationSummary {
+            let status: String = r.get("status");
+            let active = crate::tickets::Status::parse(&status).is_some_and(|s| s.is_active());
+            let first_due: Option<i64> = r.get("first_response_due");
+            let first_done: Option<i64> = r.get("first_human_response_at");
+            let resolution_due: Option<i64> = r.get("resolution_due");
+            let mut overdue = Vec::new();
+            if active && first_done.is_none() && first_due.is_some_and(|d| d < now) {
+                overdue.push("first_response");
+            }
+            if active && resolution_due.is_some_and(|d| d < now) {
+                overdue.push("resolution");
+            }
+            let last_message = r.get::<Option<i64>, _>("m_id").map(|id| MessageRow {
                 id,
-                contact: r.get(1),
-                status: r.get(2),
-                owner: r.get(3),
-                handoff_reason: r.get(4),
-                handoff_priority: r.get(5),
-                handoff_team: r.get(6),
-                tags: json_list(r.get::<&str, _>(7))?,
-                intents: json_list(r.get::<&str, _>(8))?,
-                last_message: last.as_ref().map(message_row),
-                updated_at: r.get(9),
+                direction: r.get("direction"),
+                author: r.get("author"),
+                body: r.get("body"),
+                encoding: r.get("encoding"),
+                segments: r.get("segments"),
+                status: r.get("m_status"),
+                provider_sid: r.get("provider_sid"),
+                error_code: r.get("error_code"),
+                created_at: r.get("m_created_at"),
+            });
+            out.push(ConversationSummary {
+                id: r.get("id"),
+                reference: crate::tickets::reference(r.get("ticket_prefix"), r.get("ref_no")),
+                contact: r.get("phone"),
+                status,
+                owner: r.get("owner"),
+                priority: r.get("priority"),
+                assignee: r.get("assignee"),
+                team: r.get("handoff_team"),
+                handoff_reason: r.get("handoff_reason"),
+                handoff_priority: r.get("handoff_priority"),
+                handoff_team: r.get("handoff_team"),
+                tags: json_list(r.get::<&str, _>("tags"))?,
+                intents: json_list(r.get::<&str, _>("intents"))?,
+                snoozed_until: r.get("snoozed_until"),
+                handed_off_at: r.get("handed_off_at"),
+                first_response_due: first_due,
+                first_human_response_at: first_done,
+                resolution_due,
+                resolved_at: r.get("resolved_at"),
+                resolved_by: r.get("resolved_by"),
+                reopened: r.get("reopened"),
+                csat_rating: r.get("csat_rating"),
+                overdue,
+                last_message,
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+                last_message_at: r.get("last_message_at"),
             });
         }
         Ok(out)
@@ -539,7 +904,8 @@ impl Store {
         // One read transaction: the summary, messages and traces agree (a
         // reply is never shown without the outcome it came with).
         let mut tx = self.reader.begin().await?;
-        let Some(summary) = Self::summaries(&mut tx, tenant_id, Some(id), 1).await?.pop() else {
+        let only = TicketFilter { id: Some(id), limit: 1, ..TicketFilter::default() };
+        let Some(summary) = Self::summaries(&mut tx, tenant_id, &only, self.now()).await?.pop() else {
             return Ok(None);
         };
         let profile = sqlx::query(
@@ -563,9 +929,22 @@ impl Store {
         .map(message_row)
         .collect();
         let traces = Self::traces(&mut tx, tenant_id, id).await?;
+        let (timeline, notes) = Self::timeline(&mut tx, tenant_id, id).await?;
         tx.commit().await?;
-        Ok(Some(ConversationDetail { summary, profile, messages, traces }))
+        Ok(Some(ConversationDetail { summary, profile, messages, traces, notes, timeline }))
     }
+}
+
+/// `text` with LIKE's wildcards escaped (escape character `\`).
+pub(super) fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Milliseconds as RFC 3339 UTC.

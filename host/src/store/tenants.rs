@@ -10,10 +10,10 @@ impl Store {
         let now = self.now();
         for t in tenants {
             sqlx::query(
-                "INSERT INTO tenants (id, name, time_zone, help_text, messaging_service_sid, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO tenants (id, name, time_zone, help_text, messaging_service_sid, updated_at, ticket_prefix)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (id) DO UPDATE SET name = $2, time_zone = $3, help_text = $4,
-                     messaging_service_sid = $5, updated_at = $6",
+                     messaging_service_sid = $5, updated_at = $6, ticket_prefix = $7",
             )
             .bind(&t.id)
             .bind(&t.name)
@@ -21,6 +21,7 @@ impl Store {
             .bind(&t.help_text)
             .bind(&t.messaging_service_sid)
             .bind(now)
+            .bind(t.ticket_prefix())
             .execute(&mut *tx)
             .await?;
             sqlx::query("DELETE FROM tenant_numbers WHERE tenant_id = $1").bind(&t.id).execute(&mut *tx).await?;
