@@ -26,6 +26,27 @@ enum Command {
     /// Consent: test phrasings, export the ledger.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// Support figures for a tenant and period, from the database of a configuration.
+    Report {
+        /// Configuration file (TOML); `SMSDESK_*` variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Start: `YYYY-MM-DD` (midnight in the tenant's time zone) or an RFC 3339 time.
+        #[arg(long)]
+        since: String,
+        /// End (exclusive), same forms; default now.
+        #[arg(long)]
+        until: Option<String>,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Users: make a personal API token.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Run the host: webhooks, pipeline, outbox and API.
     Serve {
         /// Configuration file (TOML); `SMSDESK_*` variables override it.
@@ -60,6 +81,13 @@ enum Command {
         #[arg(long, default_value = crate::demo::DEMO_API_TOKEN)]
         api_token: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Print a new random token and its SHA-256: give the token to the user,
+    /// put the hash in their `[[tenants.users]]` entry as `token_sha256`.
+    Token,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +227,21 @@ fn run(cli: Cli) -> Result<()> {
             Command::Consent(ConsentCommand::Export { config, tenant, contact, format }) => {
                 consent_export(config.as_deref(), &tenant, contact.as_deref(), &format).await
             }
+            Command::Report { config, tenant, since, until, format } => {
+                report(config.as_deref(), &tenant, &since, until.as_deref(), &format).await
+            }
+            Command::User(UserCommand::Token) => {
+                let mut bytes = [0u8; 24];
+                std::io::Read::read_exact(
+                    &mut std::fs::File::open("/dev/urandom").context("opening /dev/urandom")?,
+                    &mut bytes,
+                )
+                .context("reading /dev/urandom")?;
+                let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                println!("token        = \"{token}\"   # give this to the user, once");
+                println!("token_sha256 = \"{}\"", crate::config::sha256_hex(&token));
+                Ok(())
+            }
             Command::Sms(SmsCommand::Segments { text }) => {
                 println!("{}", serde_json::to_string(&crate::messaging::segments::analyze(&text))?);
                 Ok(())
@@ -223,6 +266,10 @@ async fn serve(config: crate::config::Config, demo: Option<()>) -> Result<()> {
             "Read API: curl -H 'Authorization: Bearer {}' http://{addr}/api/v1/conversations",
             crate::demo::DEMO_API_TOKEN
         );
+        println!();
+        println!("Agent inbox: http://{addr}/inbox — sign in as the demo agent Sam with the token");
+        println!("    {}", crate::demo::DEMO_AGENT_TOKEN);
+        println!("(Lee: {}; admin, for reports: {})", crate::demo::DEMO_AGENT2_TOKEN, crate::demo::DEMO_ADMIN_TOKEN);
     } else {
         println!("smsdesk is listening on http://{addr}");
     }
@@ -362,6 +409,46 @@ fn consent_check(text: &str, json: bool, config: Option<&Path>, tenant: Option<&
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!("{} ({})", check.verdict.as_str(), check.reason);
+    }
+    Ok(())
+}
+
+/// Open the database of a configuration that has `tenant`.
+async fn open_store(config: Option<&Path>, tenant: &str) -> Result<(crate::config::Config, crate::store::Store)> {
+    let config = crate::config::Config::load(config).map_err(anyhow::Error::msg)?;
+    if !config.tenants.iter().any(|t| t.id == tenant) {
+        bail!("no tenant `{tenant}` in the configuration");
+    }
+    let url = config.database_url();
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && !Path::new(path).exists()
+    {
+        bail!("no database at {path}: start the host with this configuration first");
+    }
+    let store = crate::store::Store::open(&url, config.durability).await.with_context(|| format!("opening {url}"))?;
+    Ok((config, store))
+}
+
+async fn report(config: Option<&Path>, tenant: &str, since: &str, until: Option<&str>, format: &str) -> Result<()> {
+    if format != "json" && format != "table" {
+        bail!("--format must be table or json, not `{format}`");
+    }
+    let (config, store) = open_store(config, tenant).await?;
+    let tz = config.tenants.iter().find(|t| t.id == tenant).map(|t| t.time_zone.clone()).unwrap_or_default();
+    let since = crate::reports::parse_instant(since, &tz).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let until = match until {
+        Some(u) => crate::reports::parse_instant(u, &tz).map_err(|e| anyhow::anyhow!("--until: {e}"))?,
+        None => store.now(),
+    };
+    if until <= since {
+        bail!("--until must be after --since");
+    }
+    let data = store.report_data(tenant, since, until).await?;
+    let report = crate::reports::compute(tenant, since, until, &data);
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", crate::reports::table(&report));
     }
     Ok(())
 }

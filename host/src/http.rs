@@ -43,9 +43,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let webhooks = Router::new()
         .route("/webhooks/twilio/sms", post(webhooks::inbound_sms))
         .route("/webhooks/twilio/status", post(webhooks::status_callback))
+        .layer(axum::middleware::from_fn(measure_webhook));
+    Router::new()
+        .merge(webhooks)
+        .route("/metrics", get(metrics))
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))
         .route("/api/v1/plugins", get(api::list_plugins))
@@ -64,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tickets/{ticket}/takeover", post(agents::takeover))
         .route("/api/v1/tickets/{ticket}/canned", get(agents::canned))
         .route("/api/v1/segments", post(agents::segments_preview))
+        .route("/api/v1/reports", get(agents::report))
         .route("/api/v1/events", get(inbox::events))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/inbox", get(inbox::index))
@@ -73,6 +78,32 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Count and time each provider webhook.
+async fn measure_webhook(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let endpoint = if request.uri().path().ends_with("/status") { "status" } else { "sms" };
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    crate::metrics::count("smsdesk_webhook_requests_total", &[("endpoint", endpoint), ("status", &status)], 1);
+    crate::metrics::observe(
+        "smsdesk_webhook_duration_seconds",
+        &[("endpoint", endpoint)],
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// `GET /metrics`: Prometheus text format, with the current backlog.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (jobs, sends) = state.store.backlog().await.unwrap_or((-1, -1));
+    let text = crate::metrics::render(&[
+        ("smsdesk_pipeline_jobs_pending", "Inbound messages waiting for the pipeline.", jobs),
+        ("smsdesk_outbox_pending", "Messages waiting in the outbox (incl. deferred).", sends),
+    ]);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// The API's OpenAPI 3.1 description (`http/openapi.json`).

@@ -47,6 +47,21 @@ pub enum Stage {
     Act,
 }
 
+impl Stage {
+    /// Its name, for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Consent => "consent",
+            Stage::Identify => "identify",
+            Stage::Enrich => "enrich",
+            Stage::Route => "route",
+            Stage::Classify => "classify",
+            Stage::Respond => "respond",
+            Stage::Act => "act",
+        }
+    }
+}
+
 /// The stages, in order.
 pub const STAGES: [Stage; 7] =
     [Stage::Consent, Stage::Identify, Stage::Enrich, Stage::Route, Stage::Classify, Stage::Respond, Stage::Act];
@@ -272,7 +287,14 @@ impl Pipeline {
             outcome: None,
         };
         for stage in STAGES {
-            match self.run(stage, &mut flow).await? {
+            let started = Instant::now();
+            let next = self.run(stage, &mut flow).await?;
+            crate::metrics::observe(
+                "smsdesk_pipeline_stage_duration_seconds",
+                &[("stage", stage.as_str())],
+                started.elapsed().as_secs_f64(),
+            );
+            match next {
                 Next::Continue => {}
                 Next::Done => break,
             }
@@ -508,6 +530,22 @@ impl Pipeline {
                 notices.push(survey);
             }
         }
+        let what = if rating {
+            "csat"
+        } else if flow.host_reply.is_some() || !flow.consent_events.is_empty() {
+            "consent"
+        } else if human_owned {
+            "human-owned"
+        } else if decision.handoff.is_some() {
+            "handoff"
+        } else if decision.resolve {
+            "resolved"
+        } else if decision.reply.is_some() {
+            "reply"
+        } else {
+            "no-action"
+        };
+        crate::metrics::count("smsdesk_pipeline_messages_total", &[("tenant", &m.tenant_id), ("outcome", what)], 1);
         Outcome {
             tenant_id: m.tenant_id.clone(),
             sla,
@@ -569,6 +607,16 @@ impl Pipeline {
         error: Option<&PluginError>,
         summary: Option<String>,
     ) {
+        let elapsed = started.elapsed();
+        let (tenant, plugin_name) = (flow.message.tenant_id.as_str(), plugin.name());
+        let outcome = error.map(|e| e.kind.as_str()).unwrap_or("ok");
+        let labels = [("tenant", tenant), ("plugin", plugin_name), ("role", role)];
+        crate::metrics::observe("smsdesk_plugin_call_duration_seconds", &labels, elapsed.as_secs_f64());
+        crate::metrics::count(
+            "smsdesk_plugin_calls_total",
+            &[("tenant", tenant), ("plugin", plugin_name), ("role", role), ("outcome", outcome)],
+            1,
+        );
         flow.traces.push(NewTrace {
             tenant_id: flow.message.tenant_id.clone(),
             message_id: flow.message.id,

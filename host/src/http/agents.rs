@@ -535,3 +535,34 @@ pub async fn canned(
         .collect();
     Ok(Json(serde_json::json!({ "canned": items, "variables": vars })))
 }
+
+/// `GET /api/v1/reports` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// `YYYY-MM-DD` (tenant time zone) or RFC 3339.
+    since: String,
+    /// End (exclusive); default now.
+    until: Option<String>,
+}
+
+/// `GET /api/v1/reports?since=&until=` (admins): the period's figures.
+pub async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<crate::reports::Report>, ApiError> {
+    let who = super::auth::admin(&state, &headers)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let t = &who.tenant.config;
+    let since = crate::reports::parse_instant(&q.since, &t.time_zone).map_err(ApiError::BadRequest)?;
+    let until = match &q.until {
+        Some(u) => crate::reports::parse_instant(u, &t.time_zone).map_err(ApiError::BadRequest)?,
+        None => state.store.now(),
+    };
+    if until <= since {
+        return Err(ApiError::BadRequest("`until` must be after `since`".into()));
+    }
+    let data = state.store.report_data(&t.id, since, until).await?;
+    Ok(Json(crate::reports::compute(&t.id, since, until, &data)))
+}

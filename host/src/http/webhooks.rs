@@ -142,6 +142,12 @@ pub async fn status_callback(
         return Err(ApiError::BadRequest(format!("unknown `MessageStatus` `{status}`")));
     }
     let error_code = form.get("ErrorCode").filter(|c| !c.is_empty());
-    state.store.apply_status(sid, status, error_code).await?;
+    let changed = state.store.apply_status(sid, status, error_code).await?;
+    if changed
+        && state.events.listening()
+        && let Ok(Some((tenant, ticket))) = state.store.conversation_of_sid(sid).await
+    {
+        state.events.publish(&tenant, ticket, "message");
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -80,6 +80,21 @@ impl Outbox {
                             results.push(pair);
                         }
                     }
+                    for (send, result) in &results {
+                        let r = match result {
+                            SendResult::Sent { .. } => "sent",
+                            SendResult::Retry { .. } => "retry",
+                            SendResult::Failed { .. } => "failed",
+                            SendResult::Blocked { .. } => "blocked",
+                            SendResult::Released => "released",
+                            SendResult::Deferred { .. } => "deferred",
+                        };
+                        crate::metrics::count(
+                            "smsdesk_outbox_sends_total",
+                            &[("tenant", &send.tenant_id), ("result", r)],
+                            1,
+                        );
+                    }
                     if let Err(e) = self.store.record_sends(&results).await {
                         // The leases expire and the sends are retried.
                         tracing::error!(error = %e, "recording sends failed");
@@ -194,7 +209,14 @@ impl Outbox {
             idempotency_key: &send.idempotency_key,
             status_callback: self.status_callback.as_deref(),
         };
-        match tenant.provider.send(&sms).await {
+        let started = std::time::Instant::now();
+        let sent = tenant.provider.send(&sms).await;
+        crate::metrics::observe(
+            "smsdesk_provider_request_duration_seconds",
+            &[("provider", tenant.provider.kind())],
+            started.elapsed().as_secs_f64(),
+        );
+        match sent {
             Ok(accepted) => SendResult::Sent { sid: accepted.sid, status: accepted.status },
             Err(e) if e.transient && send.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(outbox = send.id, attempt = send.attempts, error = %e.message, "send failed; retrying");

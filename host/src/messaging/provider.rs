@@ -78,6 +78,14 @@ impl Provider {
         }
     }
 
+    /// Its kind, for metrics: `twilio` or `log`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Provider::Twilio { .. } => "twilio",
+            Provider::Log => "log",
+        }
+    }
+
     /// Hand one message to the provider.
     pub async fn send(&self, sms: &OutboundSms<'_>) -> Result<Accepted, SendError> {
         match self {

@@ -497,4 +497,11 @@ impl Store {
         .await?;
         Ok((r.get(0), r.get(1), r.get(2)))
     }
+
+    /// Work waiting: (pipeline jobs pending, outbox sends pending).
+    pub async fn backlog(&self) -> StoreResult<(i64, i64)> {
+        let jobs = sqlx::query("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(&self.reader).await?;
+        let sends = sqlx::query("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetch_one(&self.reader).await?;
+        Ok((jobs.get(0), sends.get(0)))
+    }
 }

@@ -447,6 +447,18 @@ impl Store {
         Ok(q.build().fetch_all(&self.reader).await?.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
+    /// The (tenant, conversation) of an outbound message by provider id.
+    pub async fn conversation_of_sid(&self, provider_sid: &str) -> StoreResult<Option<(String, i64)>> {
+        Ok(sqlx::query(
+            "SELECT tenant_id, conversation_id FROM messages
+             WHERE provider_sid = $1 AND direction = 'outbound' AND conversation_id IS NOT NULL",
+        )
+        .bind(provider_sid)
+        .fetch_optional(&self.reader)
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+    }
+
     /// The tenants of conversations (for events after a batch).
     pub async fn tenants_of(&self, ids: &[i64]) -> StoreResult<Vec<(String, i64)>> {
         if ids.is_empty() {

@@ -367,7 +367,7 @@ pub fn twilio(base_url: String) -> ProviderConfig {
     ProviderConfig::Twilio { account_sid: "ACtest".into(), auth_token: TOKEN.into(), base_url }
 }
 
-fn status_params(sid: &str, status: &str, error: Option<&str>) -> Vec<(String, String)> {
+pub fn status_params(sid: &str, status: &str, error: Option<&str>) -> Vec<(String, String)> {
     let mut p = vec![
         ("MessageSid".to_string(), sid.to_string()),
         ("MessageStatus".to_string(), status.to_string()),

@@ -34,9 +34,8 @@ fn find_program(candidates: &[&str]) -> Option<String> {
 
 impl Browser {
     async fn start() -> Browser {
-        let driver = find_program(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]).expect(
-            "chromedriver is missing: install Debian's `chromium` and `chromium-driver` (.ci/run does this)",
-        );
+        let driver = find_program(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
+            .expect("chromedriver is missing: install Debian's `chromium` and `chromium-driver` (.ci/run does this)");
         let chromium = find_program(&["/usr/bin/chromium", "/usr/lib/chromium/chromium"])
             .expect("chromium is missing: install Debian's `chromium` (.ci/run does this)");
         let port = {
@@ -178,7 +177,13 @@ async fn an_agent_signs_in_answers_a_handed_off_conversation_and_sees_it_live() 
     assert_eq!(browser.js("return document.getElementById('counter').dataset.encoding").await, "GSM-7");
     browser.click("#send").await;
     browser
-        .until("the reply in the thread", &format!("[...document.querySelectorAll('#thread li.agent')].some(li => li.innerText.includes({}))", json!(reply)))
+        .until(
+            "the reply in the thread",
+            &format!(
+                "[...document.querySelectorAll('#thread li.agent')].some(li => li.innerText.includes({}))",
+                json!(reply)
+            ),
+        )
         .await;
     // … and at the provider.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -7,6 +7,7 @@ mod host;
 mod inbox;
 mod languages;
 mod loading;
+mod reports;
 mod restart;
 mod sandbox;
 mod support;
