@@ -452,6 +452,10 @@ mod tests {
         assert_eq!(t.consent.keywords.opt_out, ["BAJA"]);
         assert_eq!(t.consent.frequency_cap, 3);
         assert!(t.templates["shipping-delay"].contains("{order}"));
+        assert_eq!(t.ticket_prefix(), "OUT");
+        assert_eq!(t.users.len(), 2);
+        assert_eq!(t.users[1].role, UserRole::Admin);
+        assert!(t.tickets.canned["goodbye"].contains("{agent_name}"));
         assert!(config.database_url().ends_with("smsdesk-data/smsdesk.db"));
     }
 
@@ -482,6 +486,9 @@ mod tests {
             (base.replace("pipeline_workers = 1", "pipeline_workers = 0"), "at least 1"),
             (base.replace("durability = \"normal\"", "durability = \"maybe\""), "unknown variant `maybe`"),
             (format!("{base}\nunknown_key = 1\n"), "unknown field `unknown_key`"),
+            (base.replace("\"sat 10:00-14:00\"", "\"sat 14:00-10:00\""), "the window is empty"),
+            (base.replace("token_sha256 = \"9f8a", "token_sha256 = \"zz8a"), "64 hex digits"),
+            (base.replace("id = \"kim\"", "id = \"sam\""), "configured twice"),
         ];
         let dir = std::env::temp_dir().join(format!("smsdesk-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -25,6 +25,7 @@ UPDATE conversations SET resolved_at = updated_at WHERE status = 'resolved';
 UPDATE conversations SET human_involved = 1, handed_off_at = updated_at WHERE owner = 'human';
 CREATE UNIQUE INDEX conversations_ref ON conversations (tenant_id, ref_no);
 CREATE INDEX conversations_queue ON conversations (tenant_id, status, owner, last_message_at);
+CREATE INDEX conversations_newest ON conversations (contact_id, id);
 
 -- Who did what, when: one row per change.
 CREATE TABLE ticket_events (

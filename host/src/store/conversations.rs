@@ -304,10 +304,10 @@ impl Store {
         let contact_ids: Vec<i64> = contacts.values().map(|c| c.id).collect();
         let mut newest_q = QueryBuilder::<Sqlite>::new(
             "SELECT contact_id, id, owner, status, resolved_at, csat_sent_at, csat_rating FROM conversations
-             WHERE contact_id IN ",
+             WHERE id IN (SELECT MAX(id) FROM conversations WHERE contact_id IN ",
         );
         push_list(&mut newest_q, contact_ids.iter().copied());
-        newest_q.push(" ORDER BY id");
+        newest_q.push(" GROUP BY contact_id)");
         #[derive(Clone)]
         struct Newest {
             id: i64,

@@ -520,3 +520,57 @@ async fn agent_api_mistakes_get_clear_4xx_errors_and_every_route_is_documented()
     let _ = NUMBER;
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_survey_goes_through_the_consent_gate_and_automation_resolutions_can_ask_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = helpdesk_tenant();
+    t.tickets.csat.on = smsdesk::tickets::CsatOn::All;
+    let host = start_with(dir.path(), vec![t], Clock::system()).await;
+    let base = format!("http://{}", host.addr);
+
+    // A customer who opted out gets no survey when an agent resolves.
+    assert_eq!(text(&base, "SMq1", ANA, "talk to a person").await.status(), 200);
+    let t = ticket_when(&base, ANA_AGENT, ANA, |t| t["owner"] == "human").await;
+    assert_eq!(text(&base, "SMq2", ANA, "STOP").await.status(), 200);
+    ticket_when(&base, ANA_AGENT, ANA, |t| {
+        t["messages"].as_array().unwrap().iter().any(|m| m["author"] == "system" && m["status"] == "delivered")
+    })
+    .await;
+    let done =
+        post(&base, &format!("/api/v1/tickets/{}/status", t["id"]), ANA_AGENT, json!({"status": "resolved"})).await;
+    assert_eq!(done["survey_queued"], true, "queued, then the gate decides");
+    let t = ticket_when(&base, ANA_AGENT, ANA, |t| {
+        t["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"].as_str().unwrap().contains("Reply 1-5") && m["status"] == "blocked")
+    })
+    .await;
+    assert!(
+        t["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| !(m["body"].as_str().unwrap().contains("Reply 1-5") && m["provider_sid"].is_string()))
+    );
+
+    // With `on = "all"`, a ticket automation resolves gets the survey too.
+    let bo = "+15550003333";
+    assert_eq!(text(&base, "SMq3", bo, "what are your store hours").await.status(), 200);
+    let b = ticket_when(&base, ANA_AGENT, bo, |t| {
+        t["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["author"] == "system" && m["body"].as_str().unwrap().contains("Reply 1-5"))
+    })
+    .await;
+    assert_eq!(b["status"], "resolved");
+    assert_eq!(b["resolved_by"], "bot");
+    assert_eq!(text(&base, "SMq4", bo, "3").await.status(), 200);
+    let b = ticket_when(&base, ANA_AGENT, bo, |t| t["csat_rating"] == 3).await;
+    assert_eq!(b["status"], "resolved");
+    host.shutdown().await;
+}

@@ -158,7 +158,7 @@ async function openTicket(id) {
   intents.replaceChildren(...t.intents.map((i) => el("li", i.label + " " + Math.round(i.confidence * 100) + "%")));
   $("notes").replaceChildren(...t.notes.map((n) => el("li", n.author + ": " + n.body)));
   $("trace").replaceChildren(...t.traces.map((x) => el("li", x.role + " " + x.plugin + "@" + x.version + " " + x.outcome + " " + (x.duration_us / 1000).toFixed(1) + " ms" + (x.detail ? " — " + x.detail : ""))));
-  $("timeline").replaceChildren(...t.timeline.map((e) => el("li", when(e.at) + " " + e.actor + " " + e.kind + " " + JSON.stringify(e.detail))));
+  $("timeline").replaceChildren(...t.timeline.map((e) => el("li", when(e.at) + " · " + e.actor + " " + describe(e))));
 
   const canned = await api("GET", "/api/v1/tickets/" + id + "/canned");
   const sel = $("canned");
@@ -169,6 +169,27 @@ async function openTicket(id) {
     o.value = c.text || "";
     o.disabled = !c.text;
     sel.append(o);
+  }
+}
+
+// One timeline entry in words.
+function describe(e) {
+  const d = e.detail || {};
+  switch (e.kind) {
+    case "opened": return "opened the ticket";
+    case "reopened": return "reopened it (" + (d.why || "") + ")";
+    case "status": return "moved it " + (d.from ? d.from + " → " : "to ") + d.to + (d.why ? " (" + d.why + ")" : "");
+    case "handoff": return "handed it to people: " + d.reason + " [" + d.priority + (d.team ? ", " + d.team : "") + "]";
+    case "handback": return "gave it back to the bot";
+    case "takeover": return "took it over";
+    case "assigned": return d.assignee ? "assigned it to " + d.assignee + (d.team ? " (" + d.team + ")" : "") : "unassigned it";
+    case "tags": return "tags" + (d.added || []).map((t) => " +" + t).join("") + (d.removed || []).map((t) => " −" + t).join("");
+    case "priority": return "set priority " + d.to;
+    case "note": return "added a note";
+    case "reply": return "replied (" + d.segments + " segment" + (d.segments === 1 ? "" : "s") + ")";
+    case "csat_sent": return "sent the satisfaction survey";
+    case "csat": return "rated it " + d.rating + "/5";
+    default: return e.kind + " " + JSON.stringify(d);
   }
 }
 
