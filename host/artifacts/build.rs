@@ -23,6 +23,8 @@ const TEST_GUESTS: &[(&str, &str)] = &[
     ("guest-ambient", "AMBIENT"),
     ("guest-kv-counter", "KV_COUNTER"),
     ("guest-no-roles", "NO_ROLES"),
+    ("guest-greeter-v1", "GREETER_V1"),
+    ("guest-greeter-v2", "GREETER_V2"),
 ];
 
 fn main() {

@@ -146,6 +146,69 @@ enum PluginCommand {
     },
     /// Run one role of a component once and print the result as JSON.
     Run(RunArgs),
+    /// Upload a component to a running host (admin API); with `--tenant`
+    /// and `--role`, also bind it (hot, nothing restarts).
+    Install {
+        /// The component (.wasm).
+        file: PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// Bind it for this tenant …
+        #[arg(long, requires = "role")]
+        tenant: Option<String>,
+        /// … in this role.
+        #[arg(long, requires = "tenant")]
+        role: Option<String>,
+        /// The plugin's configuration for the tenant (a JSON object).
+        #[arg(long)]
+        config: Option<String>,
+    },
+    /// List uploaded plugin versions, with the bindings using them.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// What runs for a tenant: active plugins with breaker state, managed bindings.
+    Bindings {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Turn a managed binding on.
+    Enable(BindingArgs),
+    /// Turn a managed binding off (a configured binding of the plugin is silenced too).
+    Disable(BindingArgs),
+    /// Go back to the version bound before.
+    Rollback(BindingArgs),
+}
+
+/// Where the admin API is and who calls it.
+#[derive(Debug, Args)]
+struct AdminArgs {
+    /// The host's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// An admin token (default: `SMSDESK_ADMIN_TOKEN`).
+    #[arg(long, env = "SMSDESK_ADMIN_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+/// One managed binding.
+#[derive(Debug, Args)]
+struct BindingArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
+    /// The tenant.
+    #[arg(long)]
+    tenant: String,
+    /// classifier, crm or responder.
+    #[arg(long)]
+    role: String,
+    /// The plugin's name.
+    #[arg(long)]
+    plugin: String,
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +273,68 @@ fn run(cli: Cli) -> Result<()> {
         match cli.command {
             Command::Plugin(PluginCommand::Inspect { file, json }) => inspect(&file, json).await,
             Command::Plugin(PluginCommand::Run(args)) => run_role(args).await,
+            Command::Plugin(PluginCommand::Install { file, admin, tenant, role, config }) => {
+                let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let uploaded =
+                    admin_call(&admin, reqwest::Method::POST, "/admin/v1/plugins", AdminBody::Wasm(bytes)).await?;
+                let p = &uploaded["plugin"];
+                println!(
+                    "{} {} {} (id {}, {} bytes, roles {})",
+                    if uploaded["created"] == true { "uploaded" } else { "already uploaded:" },
+                    p["name"].as_str().unwrap_or_default(),
+                    p["version"].as_str().unwrap_or_default(),
+                    p["id"],
+                    p["size"],
+                    p["roles"]
+                );
+                if let (Some(tenant), Some(role)) = (tenant, role) {
+                    let path = format!(
+                        "/admin/v1/tenants/{tenant}/bindings/{role}/{}",
+                        p["name"].as_str().unwrap_or_default()
+                    );
+                    let mut body = serde_json::json!({ "version_id": p["id"] });
+                    if let Some(c) = config {
+                        let c: serde_json::Value =
+                            serde_json::from_str(&c).context("--config must be a JSON object")?;
+                        body["config"] = c;
+                    }
+                    admin_call(&admin, reqwest::Method::PUT, &path, AdminBody::Json(body)).await?;
+                    println!("bound as {role} for {tenant}; new messages use it now");
+                }
+                Ok(())
+            }
+            Command::Plugin(PluginCommand::List { admin }) => {
+                let list = admin_call(&admin, reqwest::Method::GET, "/admin/v1/plugins", AdminBody::None).await?;
+                println!("{:<5} {:<24} {:<10} {:<22} {:>9}  status", "id", "name", "version", "roles", "bytes");
+                for p in list["plugins"].as_array().into_iter().flatten() {
+                    let roles: Vec<&str> =
+                        p["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+                    println!(
+                        "{:<5} {:<24} {:<10} {:<22} {:>9}  {}",
+                        p["id"],
+                        p["name"].as_str().unwrap_or_default(),
+                        p["version"].as_str().unwrap_or_default(),
+                        roles.join(","),
+                        p["size"],
+                        p["status"].as_str().unwrap_or_default()
+                    );
+                }
+                Ok(())
+            }
+            Command::Plugin(PluginCommand::Bindings { admin, tenant }) => {
+                let b = admin_call(
+                    &admin,
+                    reqwest::Method::GET,
+                    &format!("/admin/v1/tenants/{tenant}/bindings"),
+                    AdminBody::None,
+                )
+                .await?;
+                println!("{}", serde_json::to_string_pretty(&b)?);
+                Ok(())
+            }
+            Command::Plugin(PluginCommand::Enable(b)) => binding_action(b, "enable").await,
+            Command::Plugin(PluginCommand::Disable(b)) => binding_action(b, "disable").await,
+            Command::Plugin(PluginCommand::Rollback(b)) => binding_action(b, "rollback").await,
             Command::Serve { config } => {
                 let config = crate::config::Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
                 serve(config, None).await
@@ -410,6 +535,52 @@ fn consent_check(text: &str, json: bool, config: Option<&Path>, tenant: Option<&
     } else {
         println!("{} ({})", check.verdict.as_str(), check.reason);
     }
+    Ok(())
+}
+
+enum AdminBody {
+    None,
+    Json(serde_json::Value),
+    Wasm(Vec<u8>),
+}
+
+/// Call the admin API; a 4xx/5xx becomes an error with the server's message.
+async fn admin_call(
+    admin: &AdminArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: AdminBody,
+) -> Result<serde_json::Value> {
+    let url = format!("{}{path}", admin.server.trim_end_matches('/'));
+    let mut req = reqwest::Client::new().request(method, &url).bearer_auth(&admin.token);
+    req = match body {
+        AdminBody::None => req,
+        AdminBody::Json(v) => req.json(&v),
+        AdminBody::Wasm(bytes) => req.header("content-type", "application/wasm").body(bytes),
+    };
+    let res = req.send().await.with_context(|| format!("cannot reach {url}"))?;
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let why = json["error"].as_str().map(str::to_string).unwrap_or(text);
+        bail!("{status}: {why}");
+    }
+    Ok(json)
+}
+
+async fn binding_action(b: BindingArgs, action: &str) -> Result<()> {
+    let path = format!("/admin/v1/tenants/{}/bindings/{}/{}/{action}", b.tenant, b.role, b.plugin);
+    let out = admin_call(&b.admin, reqwest::Method::POST, &path, AdminBody::None).await?;
+    let binding = &out["binding"];
+    println!(
+        "{} {} for {}: version id {}, {}",
+        b.plugin,
+        b.role,
+        b.tenant,
+        binding["version_id"],
+        if binding["enabled"] == true { "enabled" } else { "disabled" }
+    );
     Ok(())
 }
 

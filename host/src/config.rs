@@ -46,6 +46,13 @@ pub struct Config {
     /// The tenants (brands) this host serves.
     #[serde(default)]
     pub tenants: Vec<TenantConfig>,
+    /// Host administrators: they install plugins and bind them to tenants
+    /// through `/admin/v1` (id, name, `token_sha256` or `token`).
+    #[serde(default)]
+    pub admins: Vec<UserConfig>,
+    /// Largest plugin component accepted by the admin API, in bytes.
+    #[serde(default = "default_max_plugin_bytes")]
+    pub max_plugin_bytes: usize,
     /// The clock (not configurable from a file: tests use a manual one).
     #[serde(skip)]
     pub clock: crate::clock::Clock,
@@ -243,6 +250,9 @@ pub struct PluginBindingConfig {
     pub config: Option<toml::Table>,
 }
 
+fn default_max_plugin_bytes() -> usize {
+    32 * 1024 * 1024
+}
 fn default_data_dir() -> PathBuf {
     PathBuf::from("./smsdesk-data")
 }
@@ -275,6 +285,8 @@ impl Default for Config {
             profile_ttl_secs: default_profile_ttl(),
             plugin_cache_dir: None,
             tenants: Vec::new(),
+            admins: Vec::new(),
+            max_plugin_bytes: default_max_plugin_bytes(),
             clock: Default::default(),
         }
     }
@@ -346,6 +358,21 @@ impl Config {
         }
         let mut ids = std::collections::HashSet::new();
         let mut tokens = std::collections::HashSet::new();
+        for a in &self.admins {
+            match (&a.token, &a.token_sha256) {
+                (Some(t), None) if t.len() >= 16 => {}
+                (None, Some(h)) if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) => {}
+                _ => {
+                    return Err(format!(
+                        "admin `{}` needs a token of at least 16 characters or a token_sha256 of 64 hex digits (not both)",
+                        a.id
+                    ));
+                }
+            }
+            if !a.token_hash().is_some_and(|h| tokens.insert(h)) {
+                return Err(format!("admin `{}` has a token another admin has", a.id));
+            }
+        }
         let mut numbers = std::collections::HashSet::new();
         for t in &self.tenants {
             let ok = !t.id.is_empty()

@@ -1,6 +1,7 @@
 //! HTTP: the only module that knows axum. Provider webhooks under
 //! `/webhooks/twilio/…`, the read API under `/api/v1/…`, `/healthz`.
 
+mod admin;
 mod agents;
 mod api;
 mod auth;
@@ -36,6 +37,10 @@ pub struct AppState {
     pub events: crate::events::Events,
     /// Becomes `true` when the server shuts down (ends event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where uploaded plugin components are kept.
+    pub plugin_dir: std::path::PathBuf,
+    /// Largest plugin upload.
+    pub max_plugin_bytes: usize,
 }
 
 /// Largest webhook or API body accepted.
@@ -47,8 +52,17 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/twilio/sms", post(webhooks::inbound_sms))
         .route("/webhooks/twilio/status", post(webhooks::status_callback))
         .layer(axum::middleware::from_fn(measure_webhook));
+    let uploads = Router::new()
+        .route("/admin/v1/plugins", post(admin::upload).get(admin::list))
+        .layer(DefaultBodyLimit::max(state.max_plugin_bytes));
     Router::new()
         .merge(webhooks)
+        .merge(uploads)
+        .route("/admin/v1/plugins/{id}", axum::routing::delete(admin::remove))
+        .route("/admin/v1/tenants/{tenant}/bindings", get(admin::bindings))
+        .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}", axum::routing::put(admin::bind))
+        .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{action}", post(admin::binding_action))
+        .route("/admin/v1/audit", get(admin::audit))
         .route("/metrics", get(metrics))
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))

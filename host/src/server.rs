@@ -59,8 +59,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cache_dir: Some(config.plugin_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache"))),
         ..RuntimeConfig::default()
     })?;
-    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants).await?);
-    let tenants = Arc::new(Tenants::new(&config.tenants));
+    let managed = managed_bindings(&store).await.context("reading managed plugin bindings")?;
+    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &managed).await?);
+    let tenants = Arc::new(Tenants::new(&config.tenants).with_admins(&config.admins));
     let jobs = Arc::new(Notify::new());
     let outbox_notify = Arc::new(Notify::new());
     let events = crate::events::Events::default();
@@ -100,6 +101,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         bindings,
         events: events.clone(),
         shutdown: shutdown_rx,
+        plugin_dir: config.data_dir.join("plugins"),
+        max_plugin_bytes: config.max_plugin_bytes,
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(http::serve(listener, state, async move {
@@ -129,4 +132,16 @@ fn spawn_housekeeping(store: Store, tenants: Arc<Tenants>, events: crate::events
             }
         }
     });
+}
+
+/// The managed bindings of every tenant with their versions.
+pub async fn managed_bindings(store: &Store) -> anyhow::Result<Vec<crate::pipeline::bindings::Managed>> {
+    let mut out = Vec::new();
+    for binding in store.managed_bindings(None).await? {
+        let version = store.plugin_version(binding.version_id).await?.with_context(|| {
+            format!("binding of `{}` names a missing version {}", binding.plugin, binding.version_id)
+        })?;
+        out.push(crate::pipeline::bindings::Managed { binding, version });
+    }
+    Ok(out)
 }

@@ -7,6 +7,7 @@ mod consent;
 mod conversations;
 mod inbound;
 mod outbox;
+mod plugins;
 mod reports;
 mod tenants;
 mod tickets;
@@ -18,6 +19,7 @@ pub use conversations::{
 };
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
+pub use plugins::{AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion};
 pub use reports::{ReportConversation, ReportData, ReportSend};
 pub use tickets::{Assignee, ChangeResult, NoteRow, TicketChange, TimelineEntry};
 pub use traces::{NewTrace, TraceRow};

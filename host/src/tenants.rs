@@ -29,6 +29,8 @@ pub struct Tenants {
     by_token: HashMap<String, Arc<Tenant>>,
     /// SHA-256 of a user's token → (tenant, user).
     by_user_token: HashMap<String, (Arc<Tenant>, crate::config::UserConfig)>,
+    /// SHA-256 of a host admin's token → the admin.
+    admins: HashMap<String, crate::config::UserConfig>,
 }
 
 impl Tenants {
@@ -82,6 +84,21 @@ impl Tenants {
         // Tokens are compared through a hash map; equal-length secrets of
         // admins' choosing make timing differences uninteresting here.
         self.by_token.get(token)
+    }
+
+    /// Add the host's administrators.
+    pub fn with_admins(mut self, admins: &[crate::config::UserConfig]) -> Tenants {
+        for a in admins {
+            if let Some(hash) = a.token_hash() {
+                self.admins.insert(hash, a.clone());
+            }
+        }
+        self
+    }
+
+    /// The host administrator whose token this is.
+    pub fn admin_for_token(&self, token: &str) -> Option<&crate::config::UserConfig> {
+        self.admins.get(&crate::config::sha256_hex(token))
     }
 
     /// The tenant and user whose personal token this is (looked up by the

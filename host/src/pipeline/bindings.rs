@@ -1,11 +1,16 @@
-//! Which plugins run for which tenant, loaded once at start-up.
+//! Which plugins run for which tenant: the configured bindings, plus those
+//! admins manage through the admin API (which replace a configured binding
+//! of the same plugin and role, or add to it). A tenant's set is swapped
+//! atomically when it changes: a message already being processed keeps the
+//! set it started with (its calls finish on the old version), the next one
+//! gets the new set. Nothing waits and nothing is dropped.
 
 use crate::config::TenantConfig;
 use crate::domain::Role;
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginConfig, Runtime};
 use anyhow::Context as _;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// A plugin bound to a tenant with that tenant's configuration.
 #[derive(Debug, Clone)]
@@ -31,10 +36,30 @@ pub struct TenantPlugins {
     pub responder: Option<Bound>,
 }
 
-/// Bindings of every tenant.
-#[derive(Debug, Default)]
+/// Bindings of every tenant, swappable per tenant.
 pub struct Bindings {
-    by_tenant: HashMap<String, Arc<TenantPlugins>>,
+    runtime: Runtime,
+    configs: HashMap<String, TenantConfig>,
+    /// Loaded components by source (`builtin:…`, a path, or `sha256:…`).
+    loaded: tokio::sync::Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    by_tenant: RwLock<HashMap<String, Arc<TenantPlugins>>>,
+    /// Breakers per (tenant, role, component hash): an upgrade starts with a closed one.
+    breakers: Mutex<HashMap<(String, Role, String), Arc<super::breaker::Breaker>>>,
+}
+
+impl std::fmt::Debug for Bindings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bindings").field("tenants", &self.configs.len()).finish()
+    }
+}
+
+/// A managed binding ready to load: the binding and its version's file.
+#[derive(Debug, Clone)]
+pub struct Managed {
+    /// The binding.
+    pub binding: crate::store::ManagedBinding,
+    /// Its version.
+    pub version: crate::store::PluginVersion,
 }
 
 impl TenantPlugins {
@@ -45,65 +70,130 @@ impl TenantPlugins {
 }
 
 impl Bindings {
-    /// Load every configured plugin (each distinct component once) and bind it.
-    pub async fn load(runtime: &Runtime, tenants: &[TenantConfig]) -> anyhow::Result<Bindings> {
-        let mut loaded: HashMap<String, Arc<LoadedPlugin>> = HashMap::new();
-        let mut by_tenant = HashMap::new();
+    /// Load every configured plugin and every managed binding (each distinct
+    /// component once; compiled ones come from the cache) and bind them.
+    pub async fn load(runtime: &Runtime, tenants: &[TenantConfig], managed: &[Managed]) -> anyhow::Result<Bindings> {
+        let bindings = Bindings {
+            runtime: runtime.clone(),
+            configs: tenants.iter().map(|t| (t.id.clone(), t.clone())).collect(),
+            loaded: Default::default(),
+            by_tenant: Default::default(),
+            breakers: Default::default(),
+        };
         for tenant in tenants {
-            let mut plugins = TenantPlugins::default();
-            for binding in &tenant.plugins {
-                let plugin = match loaded.get(&binding.plugin) {
-                    Some(p) => p.clone(),
-                    None => {
-                        let bytes = read_source(&binding.plugin)?;
-                        let label = binding.plugin.trim_start_matches("builtin:");
-                        let p = Arc::new(
-                            runtime
-                                .load(label, bytes, Limits::default())
-                                .await
-                                .with_context(|| format!("tenant `{}`: {}", tenant.id, binding.plugin))?,
-                        );
-                        loaded.insert(binding.plugin.clone(), p.clone());
-                        p
-                    }
-                };
-                if !plugin.has_role(binding.role) {
-                    anyhow::bail!(
-                        "tenant `{}`: plugin `{}` is bound as {} but does not export that role",
-                        tenant.id,
-                        plugin.name(),
-                        binding.role
-                    );
-                }
-                let config = match &binding.config {
-                    None => PluginConfig::default(),
-                    Some(table) => PluginConfig::from_json_value(serde_json::to_value(table)?)
-                        .map_err(|e| anyhow::anyhow!("tenant `{}`: {}: {e}", tenant.id, binding.plugin))?,
-                };
-                let bound = Bound {
-                    plugin,
-                    call: CallContext { tenant: tenant.id.clone(), config },
-                    role: binding.role,
-                    breaker: Default::default(),
-                };
-                match binding.role {
-                    Role::Crm => plugins.crm.push(bound),
-                    Role::Classifier => plugins.classifiers.push(bound),
-                    Role::Responder => {
-                        if plugins.responder.is_none() {
-                            plugins.responder = Some(bound);
-                        }
+            let mine: Vec<Managed> = managed.iter().filter(|m| m.binding.tenant_id == tenant.id).cloned().collect();
+            let plugins = bindings.build(&tenant.id, &mine).await?;
+            bindings.install(&tenant.id, plugins);
+        }
+        Ok(bindings)
+    }
+
+    /// Load a component by source key, once.
+    pub async fn component(
+        &self,
+        source: &str,
+        bytes: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+    ) -> anyhow::Result<Arc<LoadedPlugin>> {
+        let mut loaded = self.loaded.lock().await;
+        if let Some(p) = loaded.get(source) {
+            return Ok(p.clone());
+        }
+        let label = source.trim_start_matches("builtin:");
+        let label = std::path::Path::new(label).file_stem().and_then(|s| s.to_str()).unwrap_or(label).to_string();
+        let p = Arc::new(self.runtime.load(&label, bytes()?, Limits::default()).await?);
+        loaded.insert(source.to_string(), p.clone());
+        Ok(p)
+    }
+
+    /// A tenant's plugin set from its configuration and `managed` bindings
+    /// (loading what is not loaded yet). Nothing is swapped in.
+    pub async fn build(&self, tenant_id: &str, managed: &[Managed]) -> anyhow::Result<TenantPlugins> {
+        let tenant = self.configs.get(tenant_id).with_context(|| format!("no tenant `{tenant_id}`"))?;
+        let mut entries: Vec<(Role, Arc<LoadedPlugin>, PluginConfig)> = Vec::new();
+        for binding in &tenant.plugins {
+            let plugin = self
+                .component(&binding.plugin, || read_source(&binding.plugin))
+                .await
+                .with_context(|| format!("tenant `{}`: {}", tenant.id, binding.plugin))?;
+            let config = match &binding.config {
+                None => PluginConfig::default(),
+                Some(table) => PluginConfig::from_json_value(serde_json::to_value(table)?)
+                    .map_err(|e| anyhow::anyhow!("tenant `{}`: {}: {e}", tenant.id, binding.plugin))?,
+            };
+            entries.push((binding.role, plugin, config));
+        }
+        for m in managed {
+            let role: Role = m.binding.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            // A disabled managed binding also silences a configured one of the same plugin.
+            entries.retain(|(r, p, _)| !(*r == role && p.name() == m.binding.plugin));
+            if !m.binding.enabled {
+                continue;
+            }
+            let path = m.version.path.clone();
+            let plugin = self
+                .component(&format!("sha256:{}", m.version.sha256), || {
+                    std::fs::read(&path).with_context(|| format!("cannot read plugin {path}"))
+                })
+                .await
+                .with_context(|| format!("tenant `{tenant_id}`: {} {}", m.binding.plugin, m.version.version))?;
+            let config = PluginConfig::from_json_value(m.binding.config.clone())
+                .map_err(|e| anyhow::anyhow!("tenant `{tenant_id}`: {}: {e}", m.binding.plugin))?;
+            // An admin's responder takes over from a configured one; other
+            // roles run after the configured ones.
+            if role == Role::Responder {
+                entries.insert(0, (role, plugin, config));
+            } else {
+                entries.push((role, plugin, config));
+            }
+        }
+        let mut plugins = TenantPlugins::default();
+        for (role, plugin, config) in entries {
+            if !plugin.has_role(role) {
+                anyhow::bail!(
+                    "tenant `{tenant_id}`: plugin `{}` is bound as {role} but does not export that role",
+                    plugin.name()
+                );
+            }
+            let breaker = self
+                .breakers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry((tenant_id.to_string(), role, plugin.info().sha256.clone()))
+                .or_default()
+                .clone();
+            let bound = Bound { plugin, call: CallContext { tenant: tenant_id.to_string(), config }, role, breaker };
+            match role {
+                Role::Crm => plugins.crm.push(bound),
+                Role::Classifier => plugins.classifiers.push(bound),
+                Role::Responder => {
+                    if plugins.responder.is_none() {
+                        plugins.responder = Some(bound);
                     }
                 }
             }
-            by_tenant.insert(tenant.id.clone(), Arc::new(plugins));
         }
-        Ok(Bindings { by_tenant })
+        Ok(plugins)
+    }
+
+    /// Swap in a tenant's new set: new messages use it at once, messages in
+    /// flight finish with the set they started with.
+    pub fn install(&self, tenant_id: &str, plugins: TenantPlugins) {
+        self.by_tenant.write().unwrap_or_else(|p| p.into_inner()).insert(tenant_id.to_string(), Arc::new(plugins));
     }
 
     /// A tenant's plugins (none if it has no bindings).
     pub fn get(&self, tenant: &str) -> Arc<TenantPlugins> {
-        self.by_tenant.get(tenant).cloned().unwrap_or_default()
+        self.by_tenant.read().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned().unwrap_or_default()
+    }
+
+    /// The runtime (to validate uploads).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Is `tenant` configured?
+    pub fn has_tenant(&self, tenant: &str) -> bool {
+        self.configs.contains_key(tenant)
     }
 }
 

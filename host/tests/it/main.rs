@@ -1,5 +1,6 @@
 //! The host's integration tests: one binary, a module per area.
 
+mod admin;
 mod cli;
 mod consent;
 mod consent_property;

@@ -1,0 +1,276 @@
+//! The admin API (`/admin/v1`), for the host's administrators: upload
+//! plugin components, list versions, bind a version to a tenant in a role
+//! with its configuration, enable, disable, roll back, remove unused
+//! versions, read the audit log. Every change is audited (who, when, what).
+//!
+//! An upload is compiled and checked off the request path's executor
+//! threads (the runtime compiles on a blocking thread) before anything is
+//! stored: a file that is not a component, a core module, a truncated
+//! upload or a component for another contract version is refused with the
+//! reason, and what is active stays untouched. A binding change builds the
+//! tenant's new plugin set first, then records it, then swaps it in.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::config::UserConfig;
+use crate::domain::Role;
+use crate::store::{ManagedBinding, NewPluginVersion};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+
+fn admin(state: &AppState, headers: &HeaderMap) -> Result<UserConfig, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)?;
+    state.tenants.admin_for_token(token).cloned().ok_or(ApiError::Unauthorized)
+}
+
+/// `POST /admin/v1/plugins` (body: the component, `application/wasm`).
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let who = admin(&state, &headers)?;
+    if body.is_empty() {
+        return Err(ApiError::BadRequest("the body is empty: send the component's bytes".into()));
+    }
+    let loaded = state
+        .bindings
+        .runtime()
+        .load("upload", body.to_vec(), Default::default())
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("rejected: {}", e.detail)))?;
+    let manifest = loaded.manifest();
+    let info = loaded.info();
+    // Store the file by content hash (write, then rename: never half a file).
+    std::fs::create_dir_all(&state.plugin_dir).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let path = state.plugin_dir.join(format!("{}.wasm", info.sha256));
+    if !path.exists() {
+        let tmp = state.plugin_dir.join(format!(".{}.{}.tmp", info.sha256, std::process::id()));
+        std::fs::write(&tmp, &body)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    }
+    let new = NewPluginVersion {
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        sha256: info.sha256.clone(),
+        size: body.len() as i64,
+        roles: loaded.roles().iter().map(|r| r.as_str().to_string()).collect(),
+        wit_version: crate::plugins::WIT_VERSION.to_string(),
+        capabilities: manifest.capabilities.iter().map(|c| c.to_string()).collect(),
+        path: path.display().to_string(),
+    };
+    let (version, created) = state.store.add_plugin_version(&new, &who.id).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(serde_json::json!({ "plugin": version, "created": created }))))
+}
+
+/// `GET /admin/v1/plugins`: every version, with the bindings using it.
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers)?;
+    let versions = state.store.plugin_versions().await?;
+    let bindings = state.store.managed_bindings(None).await?;
+    let items: Vec<serde_json::Value> = versions
+        .iter()
+        .map(|v| {
+            let used: Vec<serde_json::Value> = bindings
+                .iter()
+                .filter(|b| b.version_id == v.id)
+                .map(|b| serde_json::json!({ "tenant": b.tenant_id, "role": b.role, "enabled": b.enabled }))
+                .collect();
+            let mut item = serde_json::to_value(v).unwrap_or_default();
+            item["status"] = if used.is_empty() { "unused".into() } else { "bound".into() };
+            item["bindings"] = used.into();
+            item
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "plugins": items })))
+}
+
+/// `DELETE /admin/v1/plugins/{id}`: remove a version nothing uses (or may roll back to).
+pub async fn remove(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let who = admin(&state, &headers)?;
+    match state.store.remove_plugin_version(id, &who.id).await? {
+        None => Err(ApiError::NotFound(format!("no plugin version {id}"))),
+        Some(false) => {
+            Err(ApiError::Conflict(format!("plugin version {id} is bound or kept for rollback; unbind it first")))
+        }
+        Some(true) => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+fn check_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
+    if state.bindings.has_tenant(tenant) { Ok(()) } else { Err(ApiError::NotFound(format!("no tenant `{tenant}`"))) }
+}
+
+/// `GET /admin/v1/tenants/{tenant}/bindings`: what runs for the tenant now
+/// (configured and managed), each with its version and breaker state, and
+/// the managed bindings with their history.
+pub async fn bindings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let now = std::time::Instant::now();
+    let active: Vec<serde_json::Value> = state
+        .bindings
+        .get(&tenant)
+        .all()
+        .map(|b| {
+            serde_json::json!({
+                "role": b.role.as_str(), "plugin": b.plugin.name(), "version": b.plugin.manifest().version,
+                "sha256": b.plugin.info().sha256, "breaker": b.breaker.status(now),
+            })
+        })
+        .collect();
+    let managed = state.store.managed_bindings(Some(&tenant)).await?;
+    Ok(Json(serde_json::json!({ "tenant": tenant, "active": active, "managed": managed })))
+}
+
+/// `PUT …/bindings/{role}/{plugin}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindBody {
+    /// The version (`"2.0.0"`); default: the newest uploaded.
+    version: Option<String>,
+    /// Or its id.
+    version_id: Option<i64>,
+    /// The plugin's configuration for this tenant (a JSON object); omitted:
+    /// the binding keeps the configuration it has.
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+}
+
+fn parse_role(role: &str) -> Result<Role, ApiError> {
+    role.parse().map_err(|_| ApiError::BadRequest(format!("unknown role `{role}`; use classifier, crm or responder")))
+}
+
+/// Build the tenant's set from what the store says now and swap it in.
+async fn reload(state: &AppState, tenant: &str) -> Result<(), ApiError> {
+    let managed =
+        crate::server::managed_bindings(&state.store).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    let mine: Vec<_> = managed.into_iter().filter(|m| m.binding.tenant_id == tenant).collect();
+    let plugins = state.bindings.build(tenant, &mine).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    state.bindings.install(tenant, plugins);
+    Ok(())
+}
+
+/// `PUT /admin/v1/tenants/{tenant}/bindings/{role}/{plugin}`: bind (or
+/// upgrade to) a version with its configuration; hot, nothing restarts.
+pub async fn bind(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, role, plugin)): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let role_v = parse_role(&role)?;
+    let b: BindBody =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let versions = state.store.plugin_versions().await?;
+    let version = versions
+        .iter()
+        .filter(|v| v.name == plugin)
+        .find(|v| match (&b.version, b.version_id) {
+            (_, Some(id)) => v.id == id,
+            (Some(ver), None) => &v.version == ver,
+            (None, None) => true,
+        })
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("no uploaded version of `{plugin}` matches")))?;
+    if !version.roles.iter().any(|r| r == role_v.as_str()) {
+        return Err(ApiError::BadRequest(format!(
+            "`{plugin}` {} does not export the {role} role (it exports {})",
+            version.version,
+            version.roles.join(", ")
+        )));
+    }
+    // No `config`: keep the binding's configuration (an upgrade need not repeat it).
+    let config = match b.config {
+        Some(c) => c,
+        None => state
+            .store
+            .managed_bindings(Some(&tenant))
+            .await?
+            .into_iter()
+            .find(|m| m.role == role_v.as_str() && m.plugin == plugin)
+            .map(|m| m.config)
+            .unwrap_or_else(|| serde_json::json!({})),
+    };
+    crate::plugins::PluginConfig::from_json_value(config.clone())
+        .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;
+    // Load it before recording anything: a component that no longer loads
+    // leaves the active set untouched.
+    let path = version.path.clone();
+    state
+        .bindings
+        .component(&format!("sha256:{}", version.sha256), || Ok(std::fs::read(&path)?))
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("cannot load `{plugin}` {}: {e:#}", version.version)))?;
+    let binding: ManagedBinding =
+        state.store.bind_plugin(&tenant, role_v.as_str(), &plugin, version.id, &config, &who.id).await?;
+    reload(&state, &tenant).await?;
+    Ok(Json(serde_json::json!({ "binding": binding, "version": version })))
+}
+
+/// `POST /admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{enable|disable|rollback}`
+pub async fn binding_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, role, plugin, action)): Path<(String, String, String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let role = parse_role(&role)?;
+    let missing =
+        || ApiError::NotFound(format!("`{plugin}` is not bound as {role} for `{tenant}` through the admin API"));
+    let binding = match action.as_str() {
+        "enable" | "disable" => state
+            .store
+            .set_binding_enabled(&tenant, role.as_str(), &plugin, action == "enable", &who.id)
+            .await?
+            .ok_or_else(missing)?,
+        "rollback" => match state.store.rollback_binding(&tenant, role.as_str(), &plugin, &who.id).await? {
+            None => return Err(missing()),
+            Some((_, false)) => {
+                return Err(ApiError::Conflict(format!("`{plugin}` has no earlier version to roll back to")));
+            }
+            Some((b, true)) => b,
+        },
+        other => return Err(ApiError::NotFound(format!("no action `{other}`; use enable, disable or rollback"))),
+    };
+    reload(&state, &tenant).await?;
+    Ok(Json(serde_json::json!({ "binding": binding })))
+}
+
+/// `?limit=N`
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /admin/v1/audit`: the newest entries first.
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(serde_json::json!({ "entries": state.store.audit_log(limit).await? })))
+}

@@ -1,0 +1,417 @@
+//! The plugin registry: uploaded versions, the bindings admins manage per
+//! tenant, and the audit log. Every change writes its audit entry in the
+//! same transaction.
+
+use super::{Store, StoreResult};
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+
+/// An uploaded plugin version.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginVersion {
+    /// Id.
+    pub id: i64,
+    /// Manifest name.
+    pub name: String,
+    /// Manifest version.
+    pub version: String,
+    /// SHA-256 of the component.
+    pub sha256: String,
+    /// Bytes.
+    pub size: i64,
+    /// Roles it exports.
+    pub roles: Vec<String>,
+    /// The contract it targets.
+    pub wit_version: String,
+    /// Capabilities its manifest asks for.
+    pub capabilities: Vec<String>,
+    /// Where the component is kept.
+    #[serde(skip)]
+    pub path: String,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+    /// When (ms).
+    pub created_at: i64,
+}
+
+/// A binding an admin manages.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManagedBinding {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Role.
+    pub role: String,
+    /// Plugin name.
+    pub plugin: String,
+    /// The bound version.
+    pub version_id: i64,
+    /// Its configuration (JSON object).
+    pub config: serde_json::Value,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Earlier versions, newest last.
+    pub history: Vec<i64>,
+    /// Changed (ms).
+    pub updated_at: i64,
+}
+
+/// An audit entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// Tenant, if any.
+    pub tenant: Option<String>,
+    /// What it was done to.
+    pub target: Option<String>,
+    /// The particulars.
+    pub detail: serde_json::Value,
+    /// When (ms).
+    pub at: i64,
+}
+
+/// A new version to record.
+#[derive(Debug, Clone)]
+pub struct NewPluginVersion {
+    /// Manifest name.
+    pub name: String,
+    /// Manifest version.
+    pub version: String,
+    /// SHA-256.
+    pub sha256: String,
+    /// Bytes.
+    pub size: i64,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Contract version.
+    pub wit_version: String,
+    /// Capabilities asked for.
+    pub capabilities: Vec<String>,
+    /// Where the file is.
+    pub path: String,
+}
+
+fn version_row(r: &sqlx::sqlite::SqliteRow) -> PluginVersion {
+    PluginVersion {
+        id: r.get("id"),
+        name: r.get("name"),
+        version: r.get("version"),
+        sha256: r.get("sha256"),
+        size: r.get("size"),
+        roles: serde_json::from_str(r.get::<&str, _>("roles")).unwrap_or_default(),
+        wit_version: r.get("wit_version"),
+        capabilities: serde_json::from_str(r.get::<&str, _>("capabilities")).unwrap_or_default(),
+        path: r.get("path"),
+        uploaded_by: r.get("uploaded_by"),
+        created_at: r.get("created_at"),
+    }
+}
+
+fn binding_row(r: &sqlx::sqlite::SqliteRow) -> ManagedBinding {
+    ManagedBinding {
+        tenant_id: r.get("tenant_id"),
+        role: r.get("role"),
+        plugin: r.get("plugin"),
+        version_id: r.get("version_id"),
+        config: serde_json::from_str(r.get::<&str, _>("config_json")).unwrap_or_default(),
+        enabled: r.get::<i64, _>("enabled") != 0,
+        history: serde_json::from_str(r.get::<&str, _>("history")).unwrap_or_default(),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+const VERSION_COLUMNS: &str =
+    "id, name, version, sha256, size, roles, wit_version, capabilities, path, uploaded_by, created_at";
+const BINDING_COLUMNS: &str = "tenant_id, role, plugin, version_id, config_json, enabled, history, updated_at";
+
+impl Store {
+    async fn audit_in(
+        tx: &mut Transaction<'_, Sqlite>,
+        actor: &str,
+        action: &str,
+        tenant: Option<&str>,
+        target: Option<&str>,
+        detail: &serde_json::Value,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (actor, action, tenant_id, target, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(actor)
+        .bind(action)
+        .bind(tenant)
+        .bind(target)
+        .bind(detail.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Record an uploaded version (or return the one with the same hash, and
+    /// whether it was new), with its audit entry.
+    pub async fn add_plugin_version(&self, v: &NewPluginVersion, actor: &str) -> StoreResult<(PluginVersion, bool)> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        if let Some(r) = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE sha256 = $1 AND removed_at IS NULL"
+        )))
+        .bind(&v.sha256)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            return Ok((version_row(&r), false));
+        }
+        // A removed version uploaded again comes back under its old id.
+        sqlx::query("DELETE FROM plugin_versions WHERE sha256 = $1 AND removed_at IS NOT NULL")
+            .bind(&v.sha256)
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO plugin_versions (name, version, sha256, size, roles, wit_version, capabilities, path,
+                 uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {VERSION_COLUMNS}"
+        )))
+        .bind(&v.name)
+        .bind(&v.version)
+        .bind(&v.sha256)
+        .bind(v.size)
+        .bind(serde_json::to_string(&v.roles).unwrap_or_default())
+        .bind(&v.wit_version)
+        .bind(serde_json::to_string(&v.capabilities).unwrap_or_default())
+        .bind(&v.path)
+        .bind(actor)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = version_row(&r);
+        let detail = serde_json::json!({ "id": version.id, "version": v.version, "sha256": v.sha256, "size": v.size });
+        Self::audit_in(&mut tx, actor, "plugin.upload", None, Some(&v.name), &detail, now).await?;
+        tx.commit().await?;
+        Ok((version, true))
+    }
+
+    /// Every version not removed, newest first.
+    pub async fn plugin_versions(&self) -> StoreResult<Vec<PluginVersion>> {
+        Ok(sqlx::query(AssertSqlSafe(format!(
+            "SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE removed_at IS NULL ORDER BY name, id DESC"
+        )))
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(version_row)
+        .collect())
+    }
+
+    /// One version by id (removed ones too).
+    pub async fn plugin_version(&self, id: i64) -> StoreResult<Option<PluginVersion>> {
+        Ok(sqlx::query(AssertSqlSafe(format!("SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .as_ref()
+            .map(version_row))
+    }
+
+    /// Every managed binding (for start-up), or one tenant's.
+    pub async fn managed_bindings(&self, tenant: Option<&str>) -> StoreResult<Vec<ManagedBinding>> {
+        Ok(sqlx::query(AssertSqlSafe(format!(
+            "SELECT {BINDING_COLUMNS} FROM managed_bindings WHERE ($1 IS NULL OR tenant_id = $1)
+             ORDER BY tenant_id, created_at, plugin"
+        )))
+        .bind(tenant)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(binding_row)
+        .collect())
+    }
+
+    /// Bind `version_id` (whose name is `plugin`) to a tenant in a role, with
+    /// its configuration; the version it replaces goes on the history.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn bind_plugin(
+        &self,
+        tenant: &str,
+        role: &str,
+        plugin: &str,
+        version_id: i64,
+        config: &serde_json::Value,
+        actor: &str,
+    ) -> StoreResult<ManagedBinding> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let existing = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {BINDING_COLUMNS} FROM managed_bindings WHERE tenant_id = $1 AND role = $2 AND plugin = $3"
+        )))
+        .bind(tenant)
+        .bind(role)
+        .bind(plugin)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(binding_row);
+        let (history, from) = match &existing {
+            Some(b) if b.version_id != version_id => {
+                let mut h = b.history.clone();
+                h.push(b.version_id);
+                (h, Some(b.version_id))
+            }
+            Some(b) => (b.history.clone(), None),
+            None => (Vec::new(), None),
+        };
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO managed_bindings (tenant_id, role, plugin, version_id, config_json, enabled, history,
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)
+             ON CONFLICT (tenant_id, role, plugin) DO UPDATE SET version_id = $4, config_json = $5, history = $6,
+                 updated_at = $7
+             RETURNING {BINDING_COLUMNS}"
+        )))
+        .bind(tenant)
+        .bind(role)
+        .bind(plugin)
+        .bind(version_id)
+        .bind(config.to_string())
+        .bind(serde_json::to_string(&history).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({ "role": role, "version_id": version_id, "from_version_id": from,
+            "config_keys": config.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()) });
+        Self::audit_in(&mut tx, actor, "binding.set", Some(tenant), Some(plugin), &detail, now).await?;
+        tx.commit().await?;
+        Ok(binding_row(&r))
+    }
+
+    /// Enable or disable a managed binding; `None` if there is none.
+    pub async fn set_binding_enabled(
+        &self,
+        tenant: &str,
+        role: &str,
+        plugin: &str,
+        enabled: bool,
+        actor: &str,
+    ) -> StoreResult<Option<ManagedBinding>> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE managed_bindings SET enabled = $1, updated_at = $2
+             WHERE tenant_id = $3 AND role = $4 AND plugin = $5 RETURNING {BINDING_COLUMNS}"
+        )))
+        .bind(enabled as i64)
+        .bind(now)
+        .bind(tenant)
+        .bind(role)
+        .bind(plugin)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = r else { return Ok(None) };
+        let action = if enabled { "binding.enable" } else { "binding.disable" };
+        let detail = serde_json::json!({ "role": role });
+        Self::audit_in(&mut tx, actor, action, Some(tenant), Some(plugin), &detail, now).await?;
+        tx.commit().await?;
+        Ok(Some(binding_row(&r)))
+    }
+
+    /// Go back to the previous version of a managed binding. `Ok(None)` if
+    /// there is no such binding; `Err(Ok(binding))`-like signalling is
+    /// avoided: an empty history returns the binding unchanged with `false`.
+    pub async fn rollback_binding(
+        &self,
+        tenant: &str,
+        role: &str,
+        plugin: &str,
+        actor: &str,
+    ) -> StoreResult<Option<(ManagedBinding, bool)>> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let Some(current) = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {BINDING_COLUMNS} FROM managed_bindings WHERE tenant_id = $1 AND role = $2 AND plugin = $3"
+        )))
+        .bind(tenant)
+        .bind(role)
+        .bind(plugin)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(binding_row) else {
+            return Ok(None);
+        };
+        let mut history = current.history.clone();
+        let Some(previous) = history.pop() else { return Ok(Some((current, false))) };
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE managed_bindings SET version_id = $1, history = $2, updated_at = $3
+             WHERE tenant_id = $4 AND role = $5 AND plugin = $6 RETURNING {BINDING_COLUMNS}"
+        )))
+        .bind(previous)
+        .bind(serde_json::to_string(&history).unwrap_or_else(|_| "[]".into()))
+        .bind(now)
+        .bind(tenant)
+        .bind(role)
+        .bind(plugin)
+        .fetch_one(&mut *tx)
+        .await?;
+        let detail =
+            serde_json::json!({ "role": role, "from_version_id": current.version_id, "to_version_id": previous });
+        Self::audit_in(&mut tx, actor, "binding.rollback", Some(tenant), Some(plugin), &detail, now).await?;
+        tx.commit().await?;
+        Ok(Some((binding_row(&r), true)))
+    }
+
+    /// Remove a version no binding uses or may roll back to. `Ok(false)` if it is in use.
+    pub async fn remove_plugin_version(&self, id: i64, actor: &str) -> StoreResult<Option<bool>> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let Some(v) = sqlx::query("SELECT name FROM plugin_versions WHERE id = $1 AND removed_at IS NULL")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let name: String = v.get(0);
+        let uses =
+            sqlx::query("SELECT version_id, history FROM managed_bindings").fetch_all(&mut *tx).await?.iter().any(
+                |r| {
+                    r.get::<i64, _>(0) == id
+                        || serde_json::from_str::<Vec<i64>>(r.get::<&str, _>(1)).unwrap_or_default().contains(&id)
+                },
+            );
+        if uses {
+            return Ok(Some(false));
+        }
+        sqlx::query("UPDATE plugin_versions SET removed_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Self::audit_in(&mut tx, actor, "plugin.remove", None, Some(&name), &serde_json::json!({ "id": id }), now)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(true))
+    }
+
+    /// The audit log, newest first.
+    pub async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        Ok(sqlx::query(
+            "SELECT id, actor, action, tenant_id, target, detail, created_at FROM audit_log ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?
+        .into_iter()
+        .map(|r| AuditEntry {
+            id: r.get(0),
+            actor: r.get(1),
+            action: r.get(2),
+            tenant: r.get(3),
+            target: r.get(4),
+            detail: serde_json::from_str(r.get::<&str, _>(5)).unwrap_or_default(),
+            at: r.get(6),
+        })
+        .collect())
+    }
+}

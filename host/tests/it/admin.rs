@@ -1,0 +1,283 @@
+//! The admin API and `smsdesk plugin …` over real HTTP: upload (and refuse
+//! bad uploads, leaving what runs untouched), bind with configuration,
+//! upgrade under continuous load without a failed or lost message, roll
+//! back, disable and enable, remove unused versions, the audit log, and a
+//! restart that keeps the managed bindings.
+
+use crate::host::{first_party_plugins, log_provider, tenant, text};
+use crate::tickets::{ANA_AGENT, call, helpdesk_tenant, ticket_when};
+use reqwest::Method;
+use serde_json::{Value, json};
+use smsdesk::config::{Config, UserConfig, UserRole};
+use smsdesk::server;
+use smsdesk_artifacts::test_guests::{GREETER_V1, GREETER_V2};
+use std::time::{Duration, Instant};
+
+const OPS: &str = "token-of-host-admin-ops-01";
+
+fn config(dir: &std::path::Path) -> Config {
+    let _ = (tenant, log_provider, first_party_plugins);
+    Config {
+        data_dir: dir.to_path_buf(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        plugin_cache_dir: Some(crate::support::shared_cache_dir()),
+        tenants: vec![helpdesk_tenant()],
+        admins: vec![UserConfig {
+            id: "ops".into(),
+            name: "Ops".into(),
+            role: UserRole::Admin,
+            teams: vec![],
+            token: Some(OPS.into()),
+            token_sha256: None,
+        }],
+        ..Config::default()
+    }
+}
+
+async fn upload(base: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/admin/v1/plugins"))
+        .bearer_auth(OPS)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The bot replies of `contact`'s ticket.
+async fn bot_replies(base: &str, contact: &str, n: usize) -> Vec<String> {
+    let t = ticket_when(base, ANA_AGENT, contact, |t| {
+        t["messages"].as_array().unwrap().iter().filter(|m| m["author"] == "bot").count() >= n
+    })
+    .await;
+    t["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["author"] == "bot")
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn greeter() -> (Vec<u8>, Vec<u8>) {
+    (std::fs::read(GREETER_V1.path).unwrap(), std::fs::read(GREETER_V2.path).unwrap())
+}
+
+#[tokio::test]
+async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let (v1, v2) = greeter();
+
+    // Only host admins: no token, a tenant agent's token, a wrong one.
+    for token in ["", ANA_AGENT, "nope-nope-nope-nope"] {
+        let (status, _) = call(&base, Method::GET, "/admin/v1/plugins", token, None).await;
+        assert_eq!(status, 401, "{token}");
+    }
+
+    // Upload v1; the same bytes again are recognised.
+    let (status, up) = upload(&base, v1.clone()).await;
+    assert_eq!(status, 201, "{up}");
+    let p1 = up["plugin"].clone();
+    assert_eq!((p1["name"].as_str(), p1["version"].as_str()), (Some("greeter"), Some("1.0.0")));
+    assert_eq!(p1["roles"], json!(["responder"]));
+    assert_eq!(p1["wit_version"], "0.1.0");
+    assert_eq!(p1["size"].as_u64(), Some(v1.len() as u64));
+    let (status, again) = upload(&base, v1.clone()).await;
+    assert_eq!((status, again["created"].as_bool()), (200, Some(false)));
+
+    // Bad uploads are refused with the reason; nothing changes.
+    let core_module = b"\0asm\x01\0\0\0".to_vec();
+    for (bytes, why) in [
+        (b"hello, not wasm".to_vec(), "rejected"),
+        (core_module, "core"),
+        (v1[..v1.len() / 2].to_vec(), "rejected"),
+        (Vec::new(), "empty"),
+    ] {
+        let (status, out) = upload(&base, bytes).await;
+        assert_eq!(status, 400, "{out}");
+        assert!(out["error"].as_str().unwrap().to_lowercase().contains(why), "{why}: {out}");
+    }
+    let list = call(&base, Method::GET, "/admin/v1/plugins", OPS, None).await.1;
+    assert_eq!(list["plugins"].as_array().unwrap().len(), 1);
+
+    // Before binding, the configured faq-responder answers.
+    assert_eq!(text(&base, "SMg0", "+15550100000", "what are your store hours").await.status(), 200);
+    assert!(bot_replies(&base, "+15550100000", 1).await[0].contains("open"), "faq-responder answers");
+
+    // Bind v1 as the responder, with configuration: hot.
+    let bind = |body: Value| {
+        let base = base.clone();
+        async move { call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/responder/greeter", OPS, Some(body)).await }
+    };
+    let (status, out) = bind(json!({"version": "1.0.0", "config": {"greeting": "hi"}})).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(text(&base, "SMg1", "+15550100001", "hello").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550100001", 1).await, ["greeter 1.0.0: hi (hello)"]);
+
+    // Mistakes: unknown tenant, version, role; bad configuration.
+    let (s1, _) =
+        call(&base, Method::PUT, "/admin/v1/tenants/nobody/bindings/responder/greeter", OPS, Some(json!({}))).await;
+    let (s2, _) = bind(json!({"version": "9.9.9"})).await;
+    let (s3, o3) = call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/crm/greeter", OPS, Some(json!({}))).await;
+    let (s4, o4) = bind(json!({"config": "not an object"})).await;
+    assert_eq!((s1, s2, s3, s4), (404, 404, 400, 400), "{o3} {o4}");
+    assert!(o3["error"].as_str().unwrap().contains("does not export the crm role"));
+
+    // Upgrade to v2 while customers keep texting: every message is answered
+    // once, by one version or the other; none fails or goes missing.
+    let (status, up2) = upload(&base, v2.clone()).await;
+    assert_eq!(status, 201, "{up2}");
+    let sender = {
+        let base = base.clone();
+        tokio::spawn(async move {
+            for i in 0..120 {
+                let from = format!("+1555020{i:04}");
+                assert_eq!(text(&base, &format!("SMload{i}"), &from, "hello").await.status(), 200);
+                tokio::time::sleep(Duration::from_millis(8)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, out) = bind(json!({"version": "2.0.0", "config": {"greeting": "hey"}})).await;
+    assert_eq!(status, 200, "{out}");
+    let upgraded_at = Instant::now();
+    sender.await.unwrap();
+    let mut by_version = [0usize; 2];
+    for i in 0..120 {
+        let replies = bot_replies(&base, &format!("+1555020{i:04}"), 1).await;
+        assert_eq!(replies.len(), 1, "customer {i}: {replies:?}");
+        match replies[0].as_str() {
+            "greeter 1.0.0: hi (hello)" => by_version[0] += 1,
+            "greeter 2.0.0: hey (hello)" => by_version[1] += 1,
+            other => panic!("customer {i} got {other:?}"),
+        }
+    }
+    assert!(by_version[0] > 0 && by_version[1] > 0, "both versions served: {by_version:?}");
+    let _ = upgraded_at;
+    let failures = call(&base, Method::GET, "/api/v1/tickets?owner=human&limit=500", ANA_AGENT, None).await.1;
+    assert!(failures["tickets"].as_array().unwrap().is_empty(), "no message went to a human: {failures}");
+    assert_eq!(text(&base, "SMg2", "+15550100002", "hello").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550100002", 1).await, ["greeter 2.0.0: hey (hello)"]);
+
+    // Roll back: v1 again (its configuration stays the binding's).
+    let action = |a: &str| {
+        let base = base.clone();
+        let path = format!("/admin/v1/tenants/acme/bindings/responder/greeter/{a}");
+        async move { call(&base, Method::POST, &path, OPS, None).await }
+    };
+    let (status, out) = action("rollback").await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["binding"]["version_id"], p1["id"]);
+    assert_eq!(text(&base, "SMg3", "+15550100003", "hello").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550100003", 1).await, ["greeter 1.0.0: hey (hello)"]);
+    assert_eq!(action("rollback").await.0, 409, "nothing earlier to roll back to");
+
+    // Disable: the configured responder answers again; enable: greeter is back.
+    assert_eq!(action("disable").await.0, 200);
+    assert_eq!(text(&base, "SMg4", "+15550100004", "what are your store hours").await.status(), 200);
+    assert!(bot_replies(&base, "+15550100004", 1).await[0].contains("open"));
+    assert_eq!(action("enable").await.0, 200);
+    assert_eq!(action("explode").await.0, 404);
+
+    // The active set, as the admin sees it.
+    let b = call(&base, Method::GET, "/admin/v1/tenants/acme/bindings", OPS, None).await.1;
+    let responder = b["active"].as_array().unwrap().iter().find(|a| a["role"] == "responder").unwrap().clone();
+    assert_eq!((responder["plugin"].as_str(), responder["version"].as_str()), (Some("greeter"), Some("1.0.0")));
+    assert_eq!(responder["breaker"]["state"], "closed");
+
+    // v2 is no longer used: it can be removed; v1 cannot.
+    let v2_id = up2["plugin"]["id"].as_i64().unwrap();
+    assert_eq!(call(&base, Method::DELETE, &format!("/admin/v1/plugins/{v2_id}"), OPS, None).await.0, 204);
+    let (status, out) = call(&base, Method::DELETE, &format!("/admin/v1/plugins/{}", p1["id"]), OPS, None).await;
+    assert_eq!(status, 409, "{out}");
+
+    // Every action is in the audit log, with who.
+    let audit = call(&base, Method::GET, "/admin/v1/audit", OPS, None).await.1;
+    let actions: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().rev().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "plugin.upload",
+            "binding.set",
+            "plugin.upload",
+            "binding.set",
+            "binding.rollback",
+            "binding.disable",
+            "binding.enable",
+            "plugin.remove"
+        ]
+    );
+    assert!(audit["entries"].as_array().unwrap().iter().all(|e| e["actor"] == "ops"));
+
+    // A restart keeps the managed binding (and compiles nothing new).
+    host.shutdown().await;
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    assert_eq!(text(&base, "SMg5", "+15550100005", "hello").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550100005", 1).await, ["greeter 1.0.0: hey (hello)"]);
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugin_cli_installs_lists_and_rolls_back_over_the_admin_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(args)
+            .args(["--server", &base])
+            .env("SMSDESK_ADMIN_TOKEN", OPS)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[
+        "plugin",
+        "install",
+        GREETER_V1.path,
+        "--tenant",
+        "acme",
+        "--role",
+        "responder",
+        "--config",
+        r#"{"greeting":"yo"}"#,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("uploaded greeter 1.0.0") && said.contains("bound as responder for acme"), "{said}");
+    let out = cli(&["plugin", "install", GREETER_V2.path, "--tenant", "acme", "--role", "responder"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&base, "SMc1", "+15550300001", "hi").await.status(), 200);
+    // Upgraded without --config: the binding keeps its configuration.
+    assert_eq!(bot_replies(&base, "+15550300001", 1).await, ["greeter 2.0.0: yo (hi)"]);
+
+    let out = cli(&["plugin", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("greeter") && listed.contains("1.0.0") && listed.contains("2.0.0"), "{listed}");
+    let out = cli(&["plugin", "rollback", "--tenant", "acme", "--role", "responder", "--plugin", "greeter"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text(&base, "SMc2", "+15550300002", "hi").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550300002", 1).await, ["greeter 1.0.0: yo (hi)"]);
+    let out = cli(&["plugin", "bindings", "--tenant", "acme"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"greeter\""));
+    // Errors from the server come through as one line, with a failing exit.
+    let out = cli(&["plugin", "rollback", "--tenant", "acme", "--role", "responder", "--plugin", "greeter"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no earlier version"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.path().join("bad.wasm");
+    std::fs::write(&bad, b"not a component").unwrap();
+    let out = cli(&["plugin", "install", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("400"), "{}", String::from_utf8_lossy(&out.stderr));
+    host.shutdown().await;
+}
