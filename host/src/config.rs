@@ -50,6 +50,10 @@ pub struct Config {
     /// through `/admin/v1` (id, name, `token_sha256` or `token`).
     #[serde(default)]
     pub admins: Vec<UserConfig>,
+    /// Development: reload a configured `.wasm` plugin when its file changes
+    /// (also `SMSDESK_WATCH_PLUGINS=1`).
+    #[serde(default)]
+    pub watch_plugins: bool,
     /// Largest plugin component accepted by the admin API, in bytes.
     #[serde(default = "default_max_plugin_bytes")]
     pub max_plugin_bytes: usize,
@@ -286,6 +290,7 @@ impl Default for Config {
             plugin_cache_dir: None,
             tenants: Vec::new(),
             admins: Vec::new(),
+            watch_plugins: false,
             max_plugin_bytes: default_max_plugin_bytes(),
             clock: Default::default(),
         }
@@ -338,6 +343,13 @@ impl Config {
         }
         if let Some(v) = var("SMSDESK_PUBLIC_BASE_URL") {
             self.public_base_url = Some(v);
+        }
+        if let Some(v) = var("SMSDESK_WATCH_PLUGINS") {
+            self.watch_plugins = match v.as_str() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                _ => return Err(format!("SMSDESK_WATCH_PLUGINS: `{v}` must be 1 or 0")),
+            };
         }
         Ok(())
     }

@@ -62,6 +62,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let managed = managed_bindings(&store).await.context("reading managed plugin bindings")?;
     let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &managed).await?);
     let tenants = Arc::new(Tenants::new(&config.tenants).with_admins(&config.admins));
+    if config.watch_plugins {
+        tokio::spawn(bindings.clone().watch(store.clone(), Duration::from_millis(500)));
+    }
     let jobs = Arc::new(Notify::new());
     let outbox_notify = Arc::new(Notify::new());
     let events = crate::events::Events::default();

@@ -191,6 +191,66 @@ impl Bindings {
         &self.runtime
     }
 
+    /// Development: watch the configured `.wasm` files and reload one when it
+    /// changes (checked every `every`). A new file that does not load is
+    /// reported and the running version stays.
+    pub async fn watch(self: Arc<Self>, store: crate::store::Store, every: std::time::Duration) {
+        let mut sources: Vec<String> = self
+            .configs
+            .values()
+            .flat_map(|t| t.plugins.iter().map(|b| b.plugin.clone()))
+            .filter(|p| !p.starts_with("builtin:"))
+            .collect();
+        sources.sort();
+        sources.dedup();
+        let stamp = |path: &str| std::fs::metadata(path).ok().map(|m| (m.modified().ok(), m.len()));
+        let mut seen: HashMap<String, Option<(Option<std::time::SystemTime>, u64)>> =
+            sources.iter().map(|s| (s.clone(), stamp(s))).collect();
+        loop {
+            tokio::time::sleep(every).await;
+            for source in &sources {
+                let now = stamp(source);
+                if seen.get(source) == Some(&now) {
+                    continue;
+                }
+                seen.insert(source.clone(), now);
+                let Ok(bytes) = std::fs::read(source) else { continue };
+                let label = std::path::Path::new(source).file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+                match self.runtime.load(label, bytes, Limits::default()).await {
+                    Err(e) => tracing::warn!(plugin = %source, error = %e, "changed plugin does not load; keeping the running version"),
+                    Ok(plugin) => {
+                        let version = plugin.manifest().version.clone();
+                        self.loaded.lock().await.insert(source.clone(), Arc::new(plugin));
+                        let tenants: Vec<String> = self
+                            .configs
+                            .values()
+                            .filter(|t| t.plugins.iter().any(|b| &b.plugin == source))
+                            .map(|t| t.id.clone())
+                            .collect();
+                        let managed = match crate::server::managed_bindings(&store).await {
+                            Ok(m) => m,
+                            Err(e) => {
+                                tracing::error!(error = %e, "reading managed bindings failed");
+                                continue;
+                            }
+                        };
+                        for tenant in tenants {
+                            let mine: Vec<Managed> =
+                                managed.iter().filter(|m| m.binding.tenant_id == tenant).cloned().collect();
+                            match self.build(&tenant, &mine).await {
+                                Ok(plugins) => {
+                                    self.install(&tenant, plugins);
+                                    tracing::info!(plugin = %source, %version, %tenant, "reloaded a changed plugin");
+                                }
+                                Err(e) => tracing::warn!(plugin = %source, error = %format!("{e:#}"), "reload failed; keeping the running set"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Is `tenant` configured?
     pub fn has_tenant(&self, tenant: &str) -> bool {
         self.configs.contains_key(tenant)

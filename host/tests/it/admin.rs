@@ -281,3 +281,47 @@ async fn the_plugin_cli_installs_lists_and_rolls_back_over_the_admin_api() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("400"), "{}", String::from_utf8_lossy(&out.stderr));
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_watched_plugin_file_is_reloaded_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("greeter.wasm");
+    std::fs::copy(GREETER_V1.path, &file).unwrap();
+    let mut c = config(dir.path());
+    c.watch_plugins = true;
+    c.tenants[0].plugins.retain(|b| b.role != smsdesk::domain::Role::Responder);
+    c.tenants[0].plugins.push(smsdesk::config::PluginBindingConfig {
+        role: smsdesk::domain::Role::Responder,
+        plugin: file.display().to_string(),
+        config: None,
+    });
+    let host = server::start(c).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    assert_eq!(text(&base, "SMw0", "+15550400000", "hi").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550400000", 1).await, ["greeter 1.0.0: hello (hi)"]);
+
+    // A new build lands (written aside, then renamed, as build tools do).
+    let tmp = dir.path().join("greeter.wasm.tmp");
+    std::fs::copy(GREETER_V2.path, &tmp).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut i = 1;
+    loop {
+        let from = format!("+155504{i:05}");
+        assert_eq!(text(&base, &format!("SMw{i}"), &from, "hi").await.status(), 200);
+        let reply = bot_replies(&base, &from, 1).await.remove(0);
+        if reply == "greeter 2.0.0: hello (hi)" {
+            break;
+        }
+        assert_eq!(reply, "greeter 1.0.0: hello (hi)");
+        assert!(Instant::now() < deadline, "the changed file was never reloaded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        i += 1;
+    }
+    // A broken build is reported and the running version stays.
+    std::fs::write(&file, b"\0asm half a build").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(text(&base, "SMw-last", "+15550499999", "hi").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550499999", 1).await, ["greeter 2.0.0: hello (hi)"]);
+    host.shutdown().await;
+}
