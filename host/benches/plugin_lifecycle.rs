@@ -41,7 +41,8 @@ fn tenant(i: usize) -> TenantConfig {
         "id = \"t{i}\"\nname = \"T{i}\"\nnumbers = [\"+1555700{i:04}\"]\nprovider = {{ kind = \"log\", auth_token = \"x\" }}\n"
     ))
     .unwrap();
-    t.plugins = vec![PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None }];
+    t.plugins =
+        vec![PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None }];
     t
 }
 
@@ -99,11 +100,8 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let rounds: usize = std::env::args()
-        .skip_while(|a| a != "--rounds")
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(5);
+    let rounds: usize =
+        std::env::args().skip_while(|a| a != "--rounds").nth(1).and_then(|n| n.parse().ok()).unwrap_or(5);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let greeter = std::fs::read(smsdesk_artifacts::test_guests::GREETER_V2.path).unwrap();
     rt.block_on(async {

@@ -182,6 +182,40 @@ enum PluginCommand {
     Disable(BindingArgs),
     /// Go back to the version bound before.
     Rollback(BindingArgs),
+    /// Run a component over a tenant's stored messages (from the database of
+    /// a configuration) and report what it would have decided next to what
+    /// happened. Offline: nothing is sent or changed.
+    Replay {
+        /// The component (.wasm), or `builtin:NAME`.
+        file: PathBuf,
+        /// Configuration file (TOML); `SMSDESK_*` variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// classifier or responder (default: the component's responder role, else classifier).
+        #[arg(long)]
+        role: Option<Role>,
+        /// From: `YYYY-MM-DD` (tenant time zone) or RFC 3339.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only these conversations (repeatable).
+        #[arg(long = "conversation")]
+        conversations: Vec<i64>,
+        /// The plugin's configuration (a JSON object).
+        #[arg(long)]
+        plugin_config: Option<String>,
+        /// Most messages.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
 }
 
 /// Where the admin API is and who calls it.
@@ -330,6 +364,50 @@ fn run(cli: Cli) -> Result<()> {
                 )
                 .await?;
                 println!("{}", serde_json::to_string_pretty(&b)?);
+                Ok(())
+            }
+            Command::Plugin(PluginCommand::Replay {
+                file,
+                config,
+                tenant,
+                role,
+                since,
+                until,
+                conversations,
+                plugin_config,
+                limit,
+                format,
+            }) => {
+                if format != "json" && format != "table" {
+                    bail!("--format must be table or json, not `{format}`");
+                }
+                let (cfg, store) = open_store(config.as_deref(), &tenant).await?;
+                let tz = cfg.tenants.iter().find(|t| t.id == tenant).map(|t| t.time_zone.clone()).unwrap_or_default();
+                let at = |s: &Option<String>, what: &str| -> Result<Option<i64>> {
+                    s.as_deref()
+                        .map(|s| crate::reports::parse_instant(s, &tz).map_err(|e| anyhow::anyhow!("{what}: {e}")))
+                        .transpose()
+                };
+                let (since, until) = (at(&since, "--since")?, at(&until, "--until")?);
+                let plugin = load_file(&file).await?;
+                let role =
+                    role.unwrap_or(if plugin.has_role(Role::Responder) { Role::Responder } else { Role::Classifier });
+                let plugin_config = match plugin_config {
+                    None => PluginConfig::default(),
+                    Some(text) => {
+                        let v: serde_json::Value =
+                            serde_json::from_str(&text).context("--plugin-config must be JSON")?;
+                        PluginConfig::from_json_value(v).map_err(|e| anyhow::anyhow!("--plugin-config: {e}"))?
+                    }
+                };
+                let rows = store.replay_rows(&tenant, since, until, &conversations, limit.clamp(1, 100_000)).await?;
+                let call = CallContext { tenant: tenant.clone(), config: plugin_config };
+                let report = crate::replay::replay(&store, &plugin, role, &call, &rows).await?;
+                if format == "json" {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                } else {
+                    print!("{}", crate::replay::table(&report));
+                }
                 Ok(())
             }
             Command::Plugin(PluginCommand::Enable(b)) => binding_action(b, "enable").await,

@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}", axum::routing::put(admin::bind))
         .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{action}", post(admin::binding_action))
         .route("/admin/v1/audit", get(admin::audit))
+        .route("/admin/v1/tenants/{tenant}/replay", post(admin::replay))
         .route("/metrics", get(metrics))
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))

@@ -19,6 +19,7 @@ pub mod messaging;
 pub mod metrics;
 pub mod pipeline;
 pub mod plugins;
+pub mod replay;
 pub mod reports;
 pub mod server;
 pub mod store;

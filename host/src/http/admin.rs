@@ -274,3 +274,82 @@ pub async fn audit(
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     Ok(Json(serde_json::json!({ "entries": state.store.audit_log(limit).await? })))
 }
+
+/// `POST /admin/v1/tenants/{tenant}/replay` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    /// The uploaded version to replay.
+    version_id: i64,
+    /// classifier or responder (default: responder if it has that role).
+    role: Option<String>,
+    /// The plugin's configuration (default: that of its binding for the tenant, if any).
+    config: Option<serde_json::Value>,
+    /// `YYYY-MM-DD` (tenant time zone) or RFC 3339.
+    since: Option<String>,
+    /// Until (exclusive).
+    until: Option<String>,
+    /// Only these conversations.
+    #[serde(default)]
+    conversations: Vec<i64>,
+    /// Most messages (default 1000).
+    limit: Option<i64>,
+}
+
+/// `POST /admin/v1/tenants/{tenant}/replay`: what an uploaded version would
+/// have decided on the tenant's stored messages, next to what happened.
+/// Offline: nothing is sent or changed.
+pub async fn replay(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<crate::replay::ReplayReport>, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let b: ReplayBody =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let version = state
+        .store
+        .plugin_version(b.version_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no plugin version {}", b.version_id)))?;
+    let path = version.path.clone();
+    let plugin = state
+        .bindings
+        .component(&format!("sha256:{}", version.sha256), || Ok(std::fs::read(&path)?))
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
+    let role = match &b.role {
+        Some(r) => parse_role(r)?,
+        None if plugin.has_role(Role::Responder) => Role::Responder,
+        None => Role::Classifier,
+    };
+    let config = match b.config {
+        Some(c) => c,
+        None => state
+            .store
+            .managed_bindings(Some(&tenant))
+            .await?
+            .into_iter()
+            .find(|m| m.plugin == version.name)
+            .map(|m| m.config)
+            .unwrap_or_else(|| serde_json::json!({})),
+    };
+    let config = crate::plugins::PluginConfig::from_json_value(config)
+        .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;
+    let tz = state.tenants.get(&tenant).map(|t| t.config.time_zone.clone()).unwrap_or_default();
+    let at = |s: &Option<String>| s.as_deref().map(|s| crate::reports::parse_instant(s, &tz)).transpose();
+    let since = at(&b.since).map_err(ApiError::BadRequest)?;
+    let until = at(&b.until).map_err(ApiError::BadRequest)?;
+    let rows = state
+        .store
+        .replay_rows(&tenant, since, until, &b.conversations, b.limit.unwrap_or(1000).clamp(1, 100_000))
+        .await?;
+    let call = crate::plugins::CallContext { tenant: tenant.clone(), config };
+    let report = crate::replay::replay(&state.store, &plugin, role, &call, &rows)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
+    tracing::info!(admin = %who.id, %tenant, plugin = %version.name, version = %version.version, compared = report.compared, "replay");
+    Ok(Json(report))
+}

@@ -217,7 +217,9 @@ impl Bindings {
                 let Ok(bytes) = std::fs::read(source) else { continue };
                 let label = std::path::Path::new(source).file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
                 match self.runtime.load(label, bytes, Limits::default()).await {
-                    Err(e) => tracing::warn!(plugin = %source, error = %e, "changed plugin does not load; keeping the running version"),
+                    Err(e) => {
+                        tracing::warn!(plugin = %source, error = %e, "changed plugin does not load; keeping the running version")
+                    }
                     Ok(plugin) => {
                         let version = plugin.manifest().version.clone();
                         self.loaded.lock().await.insert(source.clone(), Arc::new(plugin));
@@ -242,7 +244,9 @@ impl Bindings {
                                     self.install(&tenant, plugins);
                                     tracing::info!(plugin = %source, %version, %tenant, "reloaded a changed plugin");
                                 }
-                                Err(e) => tracing::warn!(plugin = %source, error = %format!("{e:#}"), "reload failed; keeping the running set"),
+                                Err(e) => {
+                                    tracing::warn!(plugin = %source, error = %format!("{e:#}"), "reload failed; keeping the running set")
+                                }
                             }
                         }
                     }

@@ -168,3 +168,84 @@ impl Store {
         Ok(d)
     }
 }
+
+/// An inbound message as a replay sees it: what the plugins had, and what
+/// the running plugins decided.
+#[derive(Debug, Clone)]
+pub struct ReplayRow {
+    /// The inbound message.
+    pub message: super::InboundRow,
+    /// Its conversation.
+    pub conversation_id: i64,
+    /// The contact's cached CRM profile (JSON), as it is now.
+    pub profile_json: Option<String>,
+    /// Plugin calls made for it: (plugin, role, outcome, error kind, detail).
+    pub traces: Vec<(String, String, String, Option<String>, Option<String>)>,
+    /// The bot's reply to it, if one was queued.
+    pub reply: Option<String>,
+}
+
+impl Store {
+    /// A tenant's inbound messages in `[since, until)` (or in the given
+    /// conversations), oldest first, at most `limit`, with their traces and replies.
+    pub async fn replay_rows(
+        &self,
+        tenant_id: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+        conversations: &[i64],
+        limit: i64,
+    ) -> StoreResult<Vec<ReplayRow>> {
+        let mut tx = self.reader.begin().await?;
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT m.id, m.tenant_id, m.from_number, m.to_number, m.body, m.media_urls, m.created_at,
+                    m.conversation_id, k.profile_json,
+                    (SELECT r.body FROM outbox o JOIN messages r ON r.id = o.message_id
+                     WHERE o.idempotency_key = 'reply:' || m.id) AS reply
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN contacts k ON k.id = c.contact_id
+             WHERE m.direction = 'inbound' AND m.tenant_id = ",
+        );
+        q.push_bind(tenant_id.to_string());
+        if let Some(s) = since {
+            q.push(" AND m.created_at >= ").push_bind(s);
+        }
+        if let Some(u) = until {
+            q.push(" AND m.created_at < ").push_bind(u);
+        }
+        if !conversations.is_empty() {
+            q.push(" AND m.conversation_id IN ");
+            super::push_list(&mut q, conversations.iter().copied());
+        }
+        q.push(" ORDER BY m.id LIMIT ").push_bind(limit);
+        let mut out = Vec::new();
+        for r in q.build().fetch_all(&mut *tx).await? {
+            let id: i64 = r.get(0);
+            let traces = sqlx::query(
+                "SELECT plugin, role, outcome, error_kind, detail FROM plugin_traces WHERE message_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(|t| (t.get(0), t.get(1), t.get(2), t.get(3), t.get(4)))
+            .collect();
+            out.push(ReplayRow {
+                message: super::InboundRow {
+                    id,
+                    tenant_id: r.get(1),
+                    from: r.get(2),
+                    to: r.get(3),
+                    body: r.get(4),
+                    media_urls: serde_json::from_str(r.get::<&str, _>(5)).unwrap_or_default(),
+                    created_at: r.get(6),
+                },
+                conversation_id: r.get(7),
+                profile_json: r.get(8),
+                traces,
+                reply: r.get(9),
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}

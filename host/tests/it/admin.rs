@@ -325,3 +325,89 @@ async fn a_watched_plugin_file_is_reloaded_when_it_changes() {
     assert_eq!(bot_replies(&base, "+15550499999", 1).await, ["greeter 2.0.0: hello (hi)"]);
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn replay_reports_what_a_version_would_have_decided_next_to_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let ana = crate::host::ANA;
+    let texts = [
+        (ana, "where is my order"),
+        ("+15550500002", "talk to a person"),
+        ("+15550500003", "what are your store hours"),
+        ("+15550500004", "STOP"),
+    ];
+    for (i, (from, body)) in texts.iter().enumerate() {
+        assert_eq!(text(&base, &format!("SMr{i}"), from, body).await.status(), 200);
+    }
+    ticket_when(&base, ANA_AGENT, "+15550500004", |t| t["messages"].as_array().unwrap().len() == 2).await;
+    for (from, _) in &texts[..3] {
+        bot_replies(&base, from, 1).await;
+    }
+    let sent_before = call(&base, Method::GET, "/api/v1/tickets?limit=50", ANA_AGENT, None).await.1;
+
+    // The plugin that ran, replayed from the CLI: the same decisions.
+    let toml = dir.path().join("smsdesk.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "data_dir = {:?}\n[[tenants]]\nid = \"acme\"\nname = \"Acme\"\nnumbers = [\"{}\"]\nprovider = {{ kind = \"log\", auth_token = \"x\" }}\n",
+            dir.path().display().to_string(),
+            crate::host::NUMBER
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+        .args(["plugin", "replay", "builtin:faq-responder", "--config", toml.to_str().unwrap(), "--tenant", "acme"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let same: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((same["compared"].as_u64(), same["skipped"].as_u64()), (Some(3), Some(1)), "{same:#}");
+    assert_eq!(same["agreement_rate"], 1.0, "{same:#}");
+    let kinds: Vec<&str> =
+        same["items"].as_array().unwrap().iter().map(|i| i["happened"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["reply", "handoff", "reply-and-resolve"]);
+    assert!(same["items"][0]["replayed"]["text"].as_str().unwrap().contains("1042"), "the CRM profile was given");
+
+    // An uploaded candidate through the API: it always replies.
+    let (_, up) = upload(&base, std::fs::read(GREETER_V1.path).unwrap()).await;
+    let (status, r) = call(
+        &base,
+        Method::POST,
+        "/admin/v1/tenants/acme/replay",
+        OPS,
+        Some(json!({"version_id": up["plugin"]["id"], "config": {"greeting": "hi"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (r["plugin"].as_str(), r["version"].as_str(), r["compared"].as_u64()),
+        (Some("greeter"), Some("1.0.0"), Some(3))
+    );
+    assert!((r["agreement_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9, "{r:#}");
+    assert_eq!(r["differences"], 2);
+    assert_eq!(r["items"][1]["happened"]["text"], "Customer asked for a person");
+    assert_eq!(r["items"][1]["replayed"]["text"], "greeter 1.0.0: hi (talk to a person)");
+    assert!(r["latency_median_us"].as_u64().is_some());
+    // One conversation only.
+    let convo = r["items"][1]["conversation_id"].clone();
+    let (_, one) = call(
+        &base,
+        Method::POST,
+        "/admin/v1/tenants/acme/replay",
+        OPS,
+        Some(json!({"version_id": up["plugin"]["id"], "conversations": [convo]})),
+    )
+    .await;
+    assert_eq!(one["compared"], 1);
+    // Offline: nothing was sent or changed.
+    let sent_after = call(&base, Method::GET, "/api/v1/tickets?limit=50", ANA_AGENT, None).await.1;
+    assert_eq!(sent_before["tickets"], sent_after["tickets"]);
+    let (status, _) =
+        call(&base, Method::POST, "/admin/v1/tenants/acme/replay", OPS, Some(json!({"version_id": 999}))).await;
+    assert_eq!(status, 404);
+    host.shutdown().await;
+}
