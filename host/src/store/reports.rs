@@ -169,6 +169,9 @@ impl Store {
     }
 }
 
+/// A recorded plugin call: (plugin, role, outcome, error kind, detail).
+pub type RecordedCall = (String, String, String, Option<String>, Option<String>);
+
 /// An inbound message as a replay sees it: what the plugins had, and what
 /// the running plugins decided.
 #[derive(Debug, Clone)]
@@ -180,7 +183,7 @@ pub struct ReplayRow {
     /// The contact's cached CRM profile (JSON), as it is now.
     pub profile_json: Option<String>,
     /// Plugin calls made for it: (plugin, role, outcome, error kind, detail).
-    pub traces: Vec<(String, String, String, Option<String>, Option<String>)>,
+    pub traces: Vec<RecordedCall>,
     /// The bot's reply to it, if one was queued.
     pub reply: Option<String>,
 }
