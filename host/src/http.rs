@@ -64,6 +64,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{action}", post(admin::binding_action))
         .route("/admin/v1/audit", get(admin::audit))
         .route("/admin/v1/tenants/{tenant}/replay", post(admin::replay))
+        .route("/admin/v1/tenants/{tenant}/shadow", post(admin::shadow_start).get(admin::shadow_list))
+        .route("/admin/v1/tenants/{tenant}/shadow/{id}/{action}", post(admin::shadow_end))
         .route("/metrics", get(metrics))
         .route("/api/v1/conversations", get(api::list_conversations))
         .route("/api/v1/conversations/{id}", get(api::get_conversation))

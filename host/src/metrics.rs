@@ -43,6 +43,11 @@ const HELP: &[(&str, &str, &str)] = &[
     ("smsdesk_plugin_call_duration_seconds", "histogram", "Plugin call latency by tenant, plugin and role."),
     ("smsdesk_outbox_sends_total", "counter", "Outbox send attempts by tenant and result."),
     ("smsdesk_provider_request_duration_seconds", "histogram", "Provider API call latency by provider."),
+    (
+        "smsdesk_shadow_results_total",
+        "counter",
+        "Shadow-run comparisons by tenant: recorded or dropped (recorder full).",
+    ),
 ];
 
 fn labels(pairs: &[(&str, &str)]) -> String {

@@ -83,6 +83,8 @@ pub struct Pipeline {
     pub profile_ttl: Duration,
     /// Live ticket events (for the web inbox).
     pub events: crate::events::Events,
+    /// Where shadow comparisons go (recorded in batches, off the message path).
+    pub shadow: tokio::sync::mpsc::Sender<crate::store::ShadowResult>,
 }
 
 /// How long a claimed job stays leased to its worker.
@@ -387,6 +389,7 @@ impl Pipeline {
                     return Ok(Next::Continue);
                 }
                 let (message, context) = self.inputs(flow);
+                let started_stage = Instant::now();
                 let mut intents: Vec<Intent> = Vec::new();
                 for bound in flow.plugins.classifiers.clone() {
                     let started = Instant::now();
@@ -401,6 +404,7 @@ impl Pipeline {
                         }
                     }
                 }
+                self.shadow_classify(flow, &message, &context, &intents, started_stage.elapsed());
                 flow.intents = intents;
                 Ok(Next::Continue)
             }
@@ -437,6 +441,10 @@ impl Pipeline {
                     guarded(&bound, bound.plugin.respond(&bound.call, &message, &context, &flow.intents)).await;
                 let summary = result.as_ref().ok().map(summarize_decision);
                 self.trace(flow, &bound.plugin, "responder", started, result.as_ref().err(), summary);
+                if let Ok(decision) = &result {
+                    let active = crate::replay::decision_action(decision);
+                    self.shadow_respond(flow, &message, &context, active, started.elapsed());
+                }
                 flow.decision = Some(match result {
                     Ok(decision) => decision,
                     Err(e) => failure_handoff(&e),
@@ -563,6 +571,70 @@ impl Pipeline {
         }
     }
 
+    /// Shadow classifiers: called with the same inputs after the active
+    /// ones, in their own task; the message does not wait for them and
+    /// nothing they say is used — only compared and recorded.
+    fn shadow_classify(
+        &self,
+        flow: &Flow,
+        message: &InboundMessage,
+        context: &ConversationContext,
+        active: &[Intent],
+        active_time: Duration,
+    ) {
+        for shadow in flow.plugins.shadows.iter().filter(|s| s.bound.role == crate::domain::Role::Classifier) {
+            let (shadow, message, context, tx) =
+                (shadow.clone(), message.clone(), context.clone(), self.shadow.clone());
+            let active = crate::replay::intents_action(active);
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let result = shadow.bound.plugin.classify(&shadow.bound.call, &message, &context).await;
+                let candidate = result.as_ref().ok().map(|i| crate::replay::intents_action(i));
+                record_shadow(
+                    &tx,
+                    shadow.run_id,
+                    &message,
+                    active,
+                    candidate,
+                    result.err(),
+                    active_time,
+                    started.elapsed(),
+                );
+            });
+        }
+    }
+
+    /// Shadow responders: as [`Pipeline::shadow_classify`], given the intents the active classifiers found.
+    fn shadow_respond(
+        &self,
+        flow: &Flow,
+        message: &InboundMessage,
+        context: &ConversationContext,
+        active: crate::replay::Action,
+        active_time: Duration,
+    ) {
+        for shadow in flow.plugins.shadows.iter().filter(|s| s.bound.role == crate::domain::Role::Responder) {
+            let (shadow, message, context, tx) =
+                (shadow.clone(), message.clone(), context.clone(), self.shadow.clone());
+            let (intents, active) = (flow.intents.clone(), active.clone());
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let result = shadow.bound.plugin.respond(&shadow.bound.call, &message, &context, &intents).await;
+                let candidate = result.as_ref().ok().map(crate::replay::decision_action);
+                record_shadow(
+                    &tx,
+                    shadow.run_id,
+                    &message,
+                    active,
+                    candidate,
+                    result.err(),
+                    active_time,
+                    started.elapsed(),
+                );
+            });
+        }
+    }
+
     fn consent_event(&self, flow: &Flow, event: EventKind, purpose: &str, matched: String) -> NewConsentEvent {
         let m = &flow.message;
         NewConsentEvent {
@@ -649,6 +721,33 @@ async fn guarded<T>(
     let error = result.as_ref().err().map(|e| format!("{}: {}", e.kind.as_str(), e.detail));
     bound.breaker.record(Instant::now(), error.as_deref());
     result
+}
+
+/// Queue one shadow comparison for the recorder (dropped, with a metric, if it is full).
+#[allow(clippy::too_many_arguments)]
+fn record_shadow(
+    tx: &tokio::sync::mpsc::Sender<crate::store::ShadowResult>,
+    run_id: i64,
+    message: &InboundMessage,
+    active: crate::replay::Action,
+    candidate: Option<crate::replay::Action>,
+    error: Option<PluginError>,
+    active_time: Duration,
+    candidate_time: Duration,
+) {
+    let agrees = candidate.as_ref().is_some_and(|c| c.kind == active.kind);
+    let result = crate::store::ShadowResult {
+        run_id,
+        message_id: message.id.parse().unwrap_or_default(),
+        active: (active.kind, active.text),
+        candidate: candidate.map(|c| (c.kind, c.text)),
+        candidate_error: error.map(|e| e.kind.as_str().to_string()),
+        agrees,
+        active_us: active_time.as_micros() as i64,
+        candidate_us: candidate_time.as_micros() as i64,
+    };
+    let outcome = if tx.try_send(result).is_ok() { "recorded" } else { "dropped" };
+    crate::metrics::count("smsdesk_shadow_results_total", &[("tenant", &message.tenant), ("result", outcome)], 1);
 }
 
 /// A failed plugin call becomes a handoff that says what failed.

@@ -76,7 +76,8 @@ pub struct ReplayReport {
     pub items: Vec<ReplayItem>,
 }
 
-fn decision_action(d: &Decision) -> Action {
+/// The action a decision amounts to.
+pub fn decision_action(d: &Decision) -> Action {
     match (&d.reply, &d.handoff) {
         (_, Some(h)) => Action { kind: "handoff".into(), text: Some(h.reason.clone()) },
         (Some(r), None) if d.resolve => Action { kind: "reply-and-resolve".into(), text: Some(r.clone()) },
@@ -85,7 +86,8 @@ fn decision_action(d: &Decision) -> Action {
     }
 }
 
-fn intents_action(intents: &[Intent]) -> Action {
+/// The action a classifier's intents amount to (the top intent).
+pub fn intents_action(intents: &[Intent]) -> Action {
     match intents.iter().max_by(|a, b| a.confidence.total_cmp(&b.confidence)) {
         Some(top) => Action { kind: format!("intent:{}", top.label), text: None },
         None => Action { kind: "no-intent".into(), text: None },

@@ -59,8 +59,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cache_dir: Some(config.plugin_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache"))),
         ..RuntimeConfig::default()
     })?;
-    let managed = managed_bindings(&store).await.context("reading managed plugin bindings")?;
-    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &managed).await?);
+    let (managed, shadows) = plugin_state(&store).await.context("reading managed plugin bindings")?;
+    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &managed, &shadows).await?);
     let tenants = Arc::new(Tenants::new(&config.tenants).with_admins(&config.admins));
     if config.watch_plugins {
         tokio::spawn(bindings.clone().watch(store.clone(), Duration::from_millis(500)));
@@ -83,6 +83,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         outbox: outbox_notify.clone(),
         profile_ttl: Duration::from_secs(config.profile_ttl_secs),
         events: events.clone(),
+        shadow: spawn_shadow_recorder(store.clone()),
     };
     pipeline.spawn_workers(config.pipeline_workers);
     let outbox = Outbox {
@@ -147,4 +148,40 @@ pub async fn managed_bindings(store: &Store) -> anyhow::Result<Vec<crate::pipeli
         out.push(crate::pipeline::bindings::Managed { binding, version });
     }
     Ok(out)
+}
+
+/// Managed bindings and running shadow runs of every tenant, with their versions.
+pub async fn plugin_state(
+    store: &Store,
+) -> anyhow::Result<(Vec<crate::pipeline::bindings::Managed>, Vec<crate::pipeline::bindings::ShadowSpec>)> {
+    let managed = managed_bindings(store).await?;
+    let mut shadows = Vec::new();
+    for run in store.shadow_runs(None).await? {
+        let version = store
+            .plugin_version(run.candidate_version_id)
+            .await?
+            .with_context(|| format!("shadow run {} names a missing version", run.id))?;
+        shadows.push(crate::pipeline::bindings::ShadowSpec { run, version });
+    }
+    Ok((managed, shadows))
+}
+
+/// Record shadow comparisons in batches, off the message path.
+fn spawn_shadow_recorder(store: Store) -> tokio::sync::mpsc::Sender<crate::store::ShadowResult> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::store::ShadowResult>(4096);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 256 {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = store.insert_shadow_results(&batch).await {
+                tracing::error!(error = %e, "recording shadow results failed");
+            }
+        }
+    });
+    tx
 }

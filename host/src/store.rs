@@ -19,7 +19,7 @@ pub use conversations::{
 };
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
-pub use plugins::{AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion};
+pub use plugins::{AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion, ShadowResult, ShadowRun};
 pub use reports::{ReplayRow, ReportConversation, ReportData, ReportSend};
 pub use tickets::{Assignee, ChangeResult, NoteRow, TicketChange, TimelineEntry};
 pub use traces::{NewTrace, TraceRow};

@@ -161,10 +161,12 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 
 /// Build the tenant's set from what the store says now and swap it in.
 async fn reload(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    let managed =
-        crate::server::managed_bindings(&state.store).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    let (managed, shadows) =
+        crate::server::plugin_state(&state.store).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
     let mine: Vec<_> = managed.into_iter().filter(|m| m.binding.tenant_id == tenant).collect();
-    let plugins = state.bindings.build(tenant, &mine).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    let shadows: Vec<_> = shadows.into_iter().filter(|s| s.run.tenant_id == tenant).collect();
+    let plugins =
+        state.bindings.build(tenant, &mine, &shadows).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
     state.bindings.install(tenant, plugins);
     Ok(())
 }
@@ -352,4 +354,152 @@ pub async fn replay(
         .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
     tracing::info!(admin = %who.id, %tenant, plugin = %version.name, version = %version.version, compared = report.compared, "replay");
     Ok(Json(report))
+}
+
+/// `POST /admin/v1/tenants/{tenant}/shadow` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowBody {
+    /// The candidate version.
+    version_id: i64,
+    /// classifier or responder (default: responder if it has that role).
+    role: Option<String>,
+    /// Its configuration (default: its binding's for the tenant, if any).
+    config: Option<serde_json::Value>,
+}
+
+/// `POST /admin/v1/tenants/{tenant}/shadow`: run a candidate beside the
+/// active plugins on live traffic; its decisions are compared and recorded,
+/// never acted on.
+pub async fn shadow_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let b: ShadowBody =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let version = state
+        .store
+        .plugin_version(b.version_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no plugin version {}", b.version_id)))?;
+    let role = match &b.role {
+        Some(r) => parse_role(r)?,
+        None if version.roles.iter().any(|r| r == "responder") => Role::Responder,
+        None => Role::Classifier,
+    };
+    if role == Role::Crm || !version.roles.iter().any(|r| r == role.as_str()) {
+        return Err(ApiError::BadRequest(format!(
+            "a shadow run needs a classifier or responder the version exports (it exports {})",
+            version.roles.join(", ")
+        )));
+    }
+    let config = match b.config {
+        Some(c) => c,
+        None => state
+            .store
+            .managed_bindings(Some(&tenant))
+            .await?
+            .into_iter()
+            .find(|m| m.plugin == version.name)
+            .map(|m| m.config)
+            .unwrap_or_else(|| serde_json::json!({})),
+    };
+    crate::plugins::PluginConfig::from_json_value(config.clone())
+        .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;
+    let path = version.path.clone();
+    state
+        .bindings
+        .component(&format!("sha256:{}", version.sha256), || Ok(std::fs::read(&path)?))
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
+    let run =
+        state.store.start_shadow(&tenant, role.as_str(), version.id, &config, &who.id).await?.ok_or_else(|| {
+            ApiError::Conflict(format!("a shadow run for the {role} role is already running; end it first"))
+        })?;
+    reload(&state, &tenant).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "run": run, "version": version }))))
+}
+
+/// The statistics of one run.
+async fn shadow_stats(state: &AppState, run: crate::store::ShadowRun) -> Result<serde_json::Value, ApiError> {
+    let results = state.store.shadow_results(run.id).await?;
+    let n = results.len();
+    let agreeing = results.iter().filter(|r| r.agrees).count();
+    let mut errors: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in &results {
+        if let Some(e) = &r.candidate_error {
+            *errors.entry(e.clone()).or_default() += 1;
+        }
+    }
+    let pct = |mut v: Vec<i64>, p: f64| -> Option<i64> {
+        v.sort_unstable();
+        let rank = (p * v.len() as f64).ceil().max(1.0) as usize;
+        v.get(rank.min(v.len()).wrapping_sub(1)).copied()
+    };
+    let active: Vec<i64> = results.iter().map(|r| r.active_us).collect();
+    let candidate: Vec<i64> = results.iter().map(|r| r.candidate_us).collect();
+    let differences: Vec<&crate::store::ShadowResult> = results.iter().filter(|r| !r.agrees).rev().take(50).collect();
+    Ok(serde_json::json!({
+        "run": run,
+        "messages": n,
+        "agreement_rate": (n > 0).then(|| agreeing as f64 / n as f64),
+        "differences": n - agreeing,
+        "errors": errors,
+        "latency_us": {
+            "active": { "median": pct(active.clone(), 0.5), "p90": pct(active, 0.9) },
+            "candidate": { "median": pct(candidate.clone(), 0.5), "p90": pct(candidate, 0.9) },
+        },
+        "recent_differences": differences,
+    }))
+}
+
+/// `GET /admin/v1/tenants/{tenant}/shadow`: every run with its statistics.
+pub async fn shadow_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let mut runs = Vec::new();
+    for run in state.store.shadow_runs(Some(&tenant)).await? {
+        runs.push(shadow_stats(&state, run).await?);
+    }
+    Ok(Json(serde_json::json!({ "tenant": tenant, "runs": runs })))
+}
+
+/// `POST /admin/v1/tenants/{tenant}/shadow/{id}/{promote|discard}`: promote
+/// binds the candidate (with the run's configuration) in place of the active
+/// plugin; discard ends the run. Either way the candidate stops running.
+pub async fn shadow_end(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, id, action)): Path<(String, i64, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let status = match action.as_str() {
+        "promote" => "promoted",
+        "discard" => "discarded",
+        other => return Err(ApiError::NotFound(format!("no action `{other}`; use promote or discard"))),
+    };
+    let run = state
+        .store
+        .end_shadow(&tenant, id, status, &who.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no running shadow run {id} for `{tenant}`")))?;
+    if status == "promoted" {
+        let version = state
+            .store
+            .plugin_version(run.candidate_version_id)
+            .await?
+            .ok_or_else(|| ApiError::Internal("the candidate version is gone".into()))?;
+        state.store.bind_plugin(&tenant, &run.role, &version.name, version.id, &run.config, &who.id).await?;
+    }
+    reload(&state, &tenant).await?;
+    Ok(Json(shadow_stats(&state, run).await?))
 }

@@ -34,6 +34,26 @@ pub struct TenantPlugins {
     pub classifiers: Vec<Bound>,
     /// The responder (the first configured).
     pub responder: Option<Bound>,
+    /// Candidates in shadow runs: called beside the active plugins, recorded, never acted on.
+    pub shadows: Vec<Shadow>,
+}
+
+/// A candidate version running in the shadow of a role.
+#[derive(Debug, Clone)]
+pub struct Shadow {
+    /// The shadow run.
+    pub run_id: i64,
+    /// The candidate, bound in the run's role with the run's configuration.
+    pub bound: Bound,
+}
+
+/// A running shadow run ready to load.
+#[derive(Debug, Clone)]
+pub struct ShadowSpec {
+    /// The run.
+    pub run: crate::store::ShadowRun,
+    /// The candidate version.
+    pub version: crate::store::PluginVersion,
 }
 
 /// Bindings of every tenant, swappable per tenant.
@@ -72,7 +92,12 @@ impl TenantPlugins {
 impl Bindings {
     /// Load every configured plugin and every managed binding (each distinct
     /// component once; compiled ones come from the cache) and bind them.
-    pub async fn load(runtime: &Runtime, tenants: &[TenantConfig], managed: &[Managed]) -> anyhow::Result<Bindings> {
+    pub async fn load(
+        runtime: &Runtime,
+        tenants: &[TenantConfig],
+        managed: &[Managed],
+        shadows: &[ShadowSpec],
+    ) -> anyhow::Result<Bindings> {
         let bindings = Bindings {
             runtime: runtime.clone(),
             configs: tenants.iter().map(|t| (t.id.clone(), t.clone())).collect(),
@@ -82,7 +107,8 @@ impl Bindings {
         };
         for tenant in tenants {
             let mine: Vec<Managed> = managed.iter().filter(|m| m.binding.tenant_id == tenant.id).cloned().collect();
-            let plugins = bindings.build(&tenant.id, &mine).await?;
+            let shadows: Vec<ShadowSpec> = shadows.iter().filter(|s| s.run.tenant_id == tenant.id).cloned().collect();
+            let plugins = bindings.build(&tenant.id, &mine, &shadows).await?;
             bindings.install(&tenant.id, plugins);
         }
         Ok(bindings)
@@ -107,7 +133,12 @@ impl Bindings {
 
     /// A tenant's plugin set from its configuration and `managed` bindings
     /// (loading what is not loaded yet). Nothing is swapped in.
-    pub async fn build(&self, tenant_id: &str, managed: &[Managed]) -> anyhow::Result<TenantPlugins> {
+    pub async fn build(
+        &self,
+        tenant_id: &str,
+        managed: &[Managed],
+        shadows: &[ShadowSpec],
+    ) -> anyhow::Result<TenantPlugins> {
         let tenant = self.configs.get(tenant_id).with_context(|| format!("no tenant `{tenant_id}`"))?;
         let mut entries: Vec<(Role, Arc<LoadedPlugin>, PluginConfig)> = Vec::new();
         for binding in &tenant.plugins {
@@ -172,6 +203,26 @@ impl Bindings {
                 }
             }
         }
+        for spec in shadows {
+            let role: Role = spec.run.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let path = spec.version.path.clone();
+            let plugin = self
+                .component(&format!("sha256:{}", spec.version.sha256), || {
+                    std::fs::read(&path).with_context(|| format!("cannot read plugin {path}"))
+                })
+                .await?;
+            if !plugin.has_role(role) {
+                anyhow::bail!("shadow candidate `{}` does not export the {role} role", plugin.name());
+            }
+            let config = PluginConfig::from_json_value(spec.run.config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let bound = Bound {
+                plugin,
+                call: CallContext { tenant: tenant_id.to_string(), config },
+                role,
+                breaker: Default::default(),
+            };
+            plugins.shadows.push(Shadow { run_id: spec.run.id, bound });
+        }
         Ok(plugins)
     }
 
@@ -229,7 +280,7 @@ impl Bindings {
                             .filter(|t| t.plugins.iter().any(|b| &b.plugin == source))
                             .map(|t| t.id.clone())
                             .collect();
-                        let managed = match crate::server::managed_bindings(&store).await {
+                        let (managed, shadows) = match crate::server::plugin_state(&store).await {
                             Ok(m) => m,
                             Err(e) => {
                                 tracing::error!(error = %e, "reading managed bindings failed");
@@ -239,7 +290,9 @@ impl Bindings {
                         for tenant in tenants {
                             let mine: Vec<Managed> =
                                 managed.iter().filter(|m| m.binding.tenant_id == tenant).cloned().collect();
-                            match self.build(&tenant, &mine).await {
+                            let shadows: Vec<ShadowSpec> =
+                                shadows.iter().filter(|s| s.run.tenant_id == tenant).cloned().collect();
+                            match self.build(&tenant, &mine, &shadows).await {
                                 Ok(plugins) => {
                                     self.install(&tenant, plugins);
                                     tracing::info!(plugin = %source, %version, %tenant, "reloaded a changed plugin");

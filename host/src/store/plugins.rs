@@ -415,3 +415,191 @@ impl Store {
         .collect())
     }
 }
+
+/// A shadow run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowRun {
+    /// Id.
+    pub id: i64,
+    /// Tenant.
+    pub tenant_id: String,
+    /// The role the candidate runs in.
+    pub role: String,
+    /// The candidate version.
+    pub candidate_version_id: i64,
+    /// Its configuration.
+    pub config: serde_json::Value,
+    /// running | promoted | discarded.
+    pub status: String,
+    /// Who started it.
+    pub started_by: String,
+    /// When (ms).
+    pub started_at: i64,
+    /// When it ended (ms).
+    pub ended_at: Option<i64>,
+}
+
+/// One message's comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowResult {
+    /// The run.
+    pub run_id: i64,
+    /// The inbound message.
+    pub message_id: i64,
+    /// What the active version decided (kind, text).
+    pub active: (String, Option<String>),
+    /// What the candidate decided, if it did not fail.
+    pub candidate: Option<(String, Option<String>)>,
+    /// Its failure kind.
+    pub candidate_error: Option<String>,
+    /// Same kind of decision.
+    pub agrees: bool,
+    /// Active call time, µs.
+    pub active_us: i64,
+    /// Candidate call time, µs.
+    pub candidate_us: i64,
+}
+
+fn shadow_row(r: &sqlx::sqlite::SqliteRow) -> ShadowRun {
+    ShadowRun {
+        id: r.get("id"),
+        tenant_id: r.get("tenant_id"),
+        role: r.get("role"),
+        candidate_version_id: r.get("candidate_version_id"),
+        config: serde_json::from_str(r.get::<&str, _>("config_json")).unwrap_or_default(),
+        status: r.get("status"),
+        started_by: r.get("started_by"),
+        started_at: r.get("started_at"),
+        ended_at: r.get("ended_at"),
+    }
+}
+
+const SHADOW_COLUMNS: &str =
+    "id, tenant_id, role, candidate_version_id, config_json, status, started_by, started_at, ended_at";
+
+impl Store {
+    /// Start a shadow run; `Ok(None)` if one is already running for the role.
+    pub async fn start_shadow(
+        &self,
+        tenant: &str,
+        role: &str,
+        version_id: i64,
+        config: &serde_json::Value,
+        actor: &str,
+    ) -> StoreResult<Option<ShadowRun>> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let running =
+            sqlx::query("SELECT id FROM shadow_runs WHERE tenant_id = $1 AND role = $2 AND status = 'running'")
+                .bind(tenant)
+                .bind(role)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if running.is_some() {
+            return Ok(None);
+        }
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO shadow_runs (tenant_id, role, candidate_version_id, config_json, status, started_by, started_at)
+             VALUES ($1, $2, $3, $4, 'running', $5, $6) RETURNING {SHADOW_COLUMNS}"
+        )))
+        .bind(tenant)
+        .bind(role)
+        .bind(version_id)
+        .bind(config.to_string())
+        .bind(actor)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let run = shadow_row(&r);
+        let detail = serde_json::json!({ "run": run.id, "role": role, "version_id": version_id });
+        Self::audit_in(&mut tx, actor, "shadow.start", Some(tenant), None, &detail, now).await?;
+        tx.commit().await?;
+        Ok(Some(run))
+    }
+
+    /// Shadow runs: a tenant's (newest first), or every running one (`None`).
+    pub async fn shadow_runs(&self, tenant: Option<&str>) -> StoreResult<Vec<ShadowRun>> {
+        Ok(sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SHADOW_COLUMNS} FROM shadow_runs
+             WHERE ($1 IS NULL AND status = 'running') OR tenant_id = $1 ORDER BY id DESC"
+        )))
+        .bind(tenant)
+        .fetch_all(&self.reader)
+        .await?
+        .iter()
+        .map(shadow_row)
+        .collect())
+    }
+
+    /// End a running shadow run as `promoted` or `discarded`; `None` if it is not running.
+    pub async fn end_shadow(&self, tenant: &str, id: i64, status: &str, actor: &str) -> StoreResult<Option<ShadowRun>> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE shadow_runs SET status = $1, ended_at = $2 WHERE id = $3 AND tenant_id = $4 AND status = 'running'
+             RETURNING {SHADOW_COLUMNS}"
+        )))
+        .bind(status)
+        .bind(now)
+        .bind(id)
+        .bind(tenant)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(r) = r else { return Ok(None) };
+        let action = if status == "promoted" { "shadow.promote" } else { "shadow.discard" };
+        Self::audit_in(&mut tx, actor, action, Some(tenant), None, &serde_json::json!({ "run": id }), now).await?;
+        tx.commit().await?;
+        Ok(Some(shadow_row(&r)))
+    }
+
+    /// Record comparisons (one statement for the batch).
+    pub async fn insert_shadow_results(&self, results: &[ShadowResult]) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        self.after_inbound().await;
+        let now = self.now();
+        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+            "INSERT INTO shadow_results (run_id, message_id, active_kind, active_text, candidate_kind, candidate_text,
+                 candidate_error, agrees, active_us, candidate_us, created_at) ",
+        );
+        q.push_values(results, |mut row, r| {
+            row.push_bind(r.run_id)
+                .push_bind(r.message_id)
+                .push_bind(r.active.0.clone())
+                .push_bind(r.active.1.clone())
+                .push_bind(r.candidate.as_ref().map(|c| c.0.clone()))
+                .push_bind(r.candidate.as_ref().and_then(|c| c.1.clone()))
+                .push_bind(r.candidate_error.clone())
+                .push_bind(r.agrees as i64)
+                .push_bind(r.active_us)
+                .push_bind(r.candidate_us)
+                .push_bind(now);
+        });
+        q.build().execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// A run's comparisons, oldest first.
+    pub async fn shadow_results(&self, run_id: i64) -> StoreResult<Vec<ShadowResult>> {
+        Ok(sqlx::query(
+            "SELECT run_id, message_id, active_kind, active_text, candidate_kind, candidate_text, candidate_error,
+                    agrees, active_us, candidate_us FROM shadow_results WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.reader)
+        .await?
+        .into_iter()
+        .map(|r| ShadowResult {
+            run_id: r.get(0),
+            message_id: r.get(1),
+            active: (r.get(2), r.get(3)),
+            candidate: r.get::<Option<String>, _>(4).map(|k| (k, r.get(5))),
+            candidate_error: r.get(6),
+            agrees: r.get::<i64, _>(7) != 0,
+            active_us: r.get(8),
+            candidate_us: r.get(9),
+        })
+        .collect())
+    }
+}

@@ -411,3 +411,104 @@ async fn replay_reports_what_a_version_would_have_decided_next_to_what_happened(
     assert_eq!(status, 404);
     host.shutdown().await;
 }
+
+/// The statistics of the tenant's newest shadow run, once `ready`.
+async fn shadow_when(base: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let runs = call(base, Method::GET, "/admin/v1/tenants/acme/shadow", OPS, None).await.1;
+        let newest = runs["runs"][0].clone();
+        if ready(&newest) {
+            return newest;
+        }
+        assert!(Instant::now() < deadline, "timed out; last: {newest:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_shadow_run_compares_a_candidate_on_live_traffic_without_acting_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let (_, up) = upload(&base, std::fs::read(GREETER_V1.path).unwrap()).await;
+    let id = up["plugin"]["id"].clone();
+    let (status, started) = call(
+        &base,
+        Method::POST,
+        "/admin/v1/tenants/acme/shadow",
+        OPS,
+        Some(json!({"version_id": id, "config": {"greeting": "hi"}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let (status, _) =
+        call(&base, Method::POST, "/admin/v1/tenants/acme/shadow", OPS, Some(json!({"version_id": id}))).await;
+    assert_eq!(status, 409, "one run per role at a time");
+
+    // Live traffic: the configured faq-responder answers; greeter only shadows.
+    let texts = [
+        (crate::host::ANA, "where is my order"),
+        ("+15550600002", "talk to a person"),
+        ("+15550600003", "what are your store hours"),
+    ];
+    for (i, (from, body)) in texts.iter().enumerate() {
+        assert_eq!(text(&base, &format!("SMs{i}"), from, body).await.status(), 200);
+    }
+    for (from, _) in &texts {
+        for reply in bot_replies(&base, from, 1).await {
+            assert!(!reply.contains("greeter"), "the candidate's decision reached a customer: {reply}");
+        }
+    }
+    let stats = shadow_when(&base, |r| r["messages"] == 3).await;
+    assert!((stats["agreement_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9, "{stats:#}");
+    assert_eq!(stats["differences"], 2);
+    assert!(stats["errors"].as_object().unwrap().is_empty());
+    assert!(stats["latency_us"]["candidate"]["median"].as_i64().is_some());
+    let diffs = stats["recent_differences"].as_array().unwrap();
+    assert!(diffs.iter().any(|d| d["active"][0] == "handoff" && d["candidate"][0] == "reply"), "{diffs:?}");
+    assert!(diffs.iter().any(|d| d["candidate"][1] == "greeter 1.0.0: hi (talk to a person)"));
+
+    // Promote: the candidate now answers, with the run's configuration.
+    let run = stats["run"]["id"].as_i64().unwrap();
+    let (status, out) =
+        call(&base, Method::POST, &format!("/admin/v1/tenants/acme/shadow/{run}/promote"), OPS, None).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["run"]["status"], "promoted");
+    assert_eq!(text(&base, "SMs9", "+15550600009", "hello").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550600009", 1).await, ["greeter 1.0.0: hi (hello)"]);
+
+    // A second candidate, discarded: it stops running and changes nothing.
+    let (_, up2) = upload(&base, std::fs::read(GREETER_V2.path).unwrap()).await;
+    let (status, _) = call(
+        &base,
+        Method::POST,
+        "/admin/v1/tenants/acme/shadow",
+        OPS,
+        Some(json!({"version_id": up2["plugin"]["id"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(text(&base, "SMs10", "+15550600010", "hello").await.status(), 200);
+    let stats = shadow_when(&base, |r| r["messages"] == 1).await;
+    assert_eq!(stats["agreement_rate"], 1.0, "both reply: {stats:#}");
+    let run2 = stats["run"]["id"].as_i64().unwrap();
+    let (status, out) =
+        call(&base, Method::POST, &format!("/admin/v1/tenants/acme/shadow/{run2}/discard"), OPS, None).await;
+    assert_eq!((status, out["run"]["status"].as_str()), (200, Some("discarded")));
+    assert_eq!(text(&base, "SMs11", "+15550600011", "hello").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550600011", 1).await, ["greeter 1.0.0: hi (hello)"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = call(&base, Method::GET, "/admin/v1/tenants/acme/shadow", OPS, None).await.1;
+    assert_eq!(after["runs"][0]["messages"], 1, "a discarded candidate is no longer called");
+    let (status, _) =
+        call(&base, Method::POST, &format!("/admin/v1/tenants/acme/shadow/{run2}/promote"), OPS, None).await;
+    assert_eq!(status, 404);
+    let audit = call(&base, Method::GET, "/admin/v1/audit", OPS, None).await.1;
+    let actions: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["shadow.start", "shadow.promote", "shadow.discard"] {
+        assert!(actions.contains(&a), "{a}: {actions:?}");
+    }
+    host.shutdown().await;
+}
