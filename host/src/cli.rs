@@ -146,6 +146,35 @@ enum PluginCommand {
     },
     /// Run one role of a component once and print the result as JSON.
     Run(RunArgs),
+    /// Scaffold a Rust plugin crate that builds with `cargo build --release`.
+    New {
+        /// The plugin's name (kebab-case); also the directory, unless `--dir`.
+        name: String,
+        /// classifier, crm or responder.
+        #[arg(long)]
+        role: Role,
+        /// Where to create it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The smsdesk SDK crate (default: the one this smsdesk was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Run a component against a file of cases with expected decisions and
+    /// print a pass/fail table (exit code 1 if any fails).
+    Test {
+        /// The component (.wasm), or `builtin:NAME`.
+        file: PathBuf,
+        /// The cases (YAML).
+        #[arg(long)]
+        cases: PathBuf,
+        /// The role to test (default: the component's only role, or responder).
+        #[arg(long)]
+        role: Option<Role>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Upload a component to a running host (admin API); with `--tenant`
     /// and `--role`, also bind it (hot, nothing restarts).
     Install {
@@ -407,6 +436,44 @@ fn run(cli: Cli) -> Result<()> {
                     println!("{}", serde_json::to_string_pretty(&report)?);
                 } else {
                     print!("{}", crate::replay::table(&report));
+                }
+                Ok(())
+            }
+            Command::Plugin(PluginCommand::New { name, role, dir, sdk }) => {
+                let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+                let sdk = sdk.unwrap_or_else(crate::scaffold::default_sdk_path);
+                crate::scaffold::create(&dir, &name, role, &sdk).map_err(anyhow::Error::msg)?;
+                println!("created {} ({role} `{name}`). Next:", dir.display());
+                println!("    cd {} && cargo build --release", dir.display());
+                println!(
+                    "    smsdesk plugin test target/wasm32-wasip2/release/{}.wasm --cases cases.yaml",
+                    name.replace('-', "_")
+                );
+                Ok(())
+            }
+            Command::Plugin(PluginCommand::Test { file, cases, role, json }) => {
+                let text =
+                    std::fs::read_to_string(&cases).with_context(|| format!("cannot read {}", cases.display()))?;
+                let parsed =
+                    crate::plugintest::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", cases.display()))?;
+                let plugin = load_file(&file).await?;
+                let role = match role {
+                    Some(r) => r,
+                    None if plugin.roles().len() == 1 => plugin.roles()[0],
+                    None if plugin.has_role(Role::Responder) => Role::Responder,
+                    None => bail!("the component has several roles: give --role"),
+                };
+                if !plugin.has_role(role) {
+                    bail!("plugin `{}` does not export the {role} role", plugin.name());
+                }
+                let results = crate::plugintest::run(&plugin, role, &parsed).await.map_err(anyhow::Error::msg)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&results)?);
+                } else {
+                    print!("{}", crate::plugintest::table(&results));
+                }
+                if results.iter().any(|r| !r.passed) {
+                    std::process::exit(1);
                 }
                 Ok(())
             }

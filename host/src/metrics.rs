@@ -114,6 +114,43 @@ pub fn render(extra: &[(&str, &str, i64)]) -> String {
     out
 }
 
+/// One plugin binding's numbers since start-up: calls by outcome and
+/// latency percentiles (upper bounds of histogram buckets, seconds).
+pub fn plugin_summary(tenant: &str, plugin: &str, role: &str) -> serde_json::Value {
+    let Ok(r) = registry().lock() else { return serde_json::Value::Null };
+    let prefix = labels(&[("tenant", tenant), ("plugin", plugin), ("role", role)]);
+    let mut outcomes = serde_json::Map::new();
+    let mut calls = 0;
+    if let Some(series) = r.counters.get("smsdesk_plugin_calls_total") {
+        for (l, v) in series {
+            if let Some(outcome) = l.strip_prefix(&prefix).and_then(|rest| rest.strip_prefix(",outcome=\"")) {
+                outcomes.insert(outcome.trim_end_matches('"').to_string(), (*v).into());
+                calls += v;
+            }
+        }
+    }
+    let errors = calls - outcomes.get("ok").and_then(|v| v.as_u64()).unwrap_or(0);
+    let quantile = |h: &Histogram, q: f64| -> Option<f64> {
+        if h.count == 0 {
+            return None;
+        }
+        let rank = (q * h.count as f64).ceil() as u64;
+        BUCKETS.iter().zip(h.counts.iter()).find(|(_, c)| **c >= rank).map(|(b, _)| *b)
+    };
+    let latency = r.histograms.get("smsdesk_plugin_call_duration_seconds").and_then(|s| s.get(&prefix));
+    serde_json::json!({
+        "calls": calls,
+        "errors": errors,
+        "by_outcome": outcomes,
+        "latency_seconds": {
+            "p50_at_most": latency.and_then(|h| quantile(h, 0.5)),
+            "p90_at_most": latency.and_then(|h| quantile(h, 0.9)),
+            "p99_at_most": latency.and_then(|h| quantile(h, 0.99)),
+            "mean": latency.filter(|h| h.count > 0).map(|h| h.sum / h.count as f64),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

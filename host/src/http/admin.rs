@@ -134,6 +134,7 @@ pub async fn bindings(
             serde_json::json!({
                 "role": b.role.as_str(), "plugin": b.plugin.name(), "version": b.plugin.manifest().version,
                 "sha256": b.plugin.info().sha256, "breaker": b.breaker.status(now),
+                "metrics": crate::metrics::plugin_summary(&b.call.tenant, b.plugin.name(), b.role.as_str()),
             })
         })
         .collect();

@@ -72,6 +72,7 @@ pub async fn list_plugins(
                 "version": b.plugin.manifest().version,
                 "sha256": b.plugin.info().sha256,
                 "breaker": b.breaker.status(now),
+                "metrics": crate::metrics::plugin_summary(&b.call.tenant, b.plugin.name(), b.role.as_str()),
             })
         })
         .collect();

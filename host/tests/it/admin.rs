@@ -189,6 +189,10 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     let responder = b["active"].as_array().unwrap().iter().find(|a| a["role"] == "responder").unwrap().clone();
     assert_eq!((responder["plugin"].as_str(), responder["version"].as_str()), (Some("greeter"), Some("1.0.0")));
     assert_eq!(responder["breaker"]["state"], "closed");
+    // Its numbers: calls by outcome and latency (at least this test's 120+ calls, no errors).
+    assert!(responder["metrics"]["calls"].as_u64().unwrap() >= 120, "{responder}");
+    assert_eq!(responder["metrics"]["errors"], 0);
+    assert!(responder["metrics"]["latency_seconds"]["p90_at_most"].as_f64().is_some(), "{responder}");
 
     // v2 is no longer used: it can be removed; v1 cannot.
     let v2_id = up2["plugin"]["id"].as_i64().unwrap();

@@ -8,6 +8,7 @@ mod host;
 mod inbox;
 mod languages;
 mod loading;
+mod plugin_authoring;
 mod reports;
 mod restart;
 mod sandbox;
