@@ -63,6 +63,11 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}", axum::routing::put(admin::bind))
         .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{action}", post(admin::binding_action))
         .route("/admin/v1/audit", get(admin::audit))
+        .route("/admin/v1/tenants/{tenant}/plugins/{plugin}/secrets", get(admin::secret_list))
+        .route(
+            "/admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}",
+            axum::routing::put(admin::secret_put).delete(admin::secret_delete),
+        )
         .route("/admin/v1/tenants/{tenant}/replay", post(admin::replay))
         .route("/admin/v1/tenants/{tenant}/shadow", post(admin::shadow_start).get(admin::shadow_list))
         .route("/admin/v1/tenants/{tenant}/shadow/{id}/{action}", post(admin::shadow_end))

@@ -59,8 +59,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cache_dir: Some(config.plugin_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache"))),
         ..RuntimeConfig::default()
     })?;
-    let (managed, shadows) = plugin_state(&store).await.context("reading managed plugin bindings")?;
-    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &managed, &shadows).await?);
+    let state = plugin_state(&store).await.context("reading managed plugin bindings")?;
+    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &state).await?);
     let tenants = Arc::new(Tenants::new(&config.tenants).with_admins(&config.admins));
     if config.watch_plugins {
         tokio::spawn(bindings.clone().watch(store.clone(), Duration::from_millis(500)));
@@ -150,10 +150,8 @@ pub async fn managed_bindings(store: &Store) -> anyhow::Result<Vec<crate::pipeli
     Ok(out)
 }
 
-/// Managed bindings and running shadow runs of every tenant, with their versions.
-pub async fn plugin_state(
-    store: &Store,
-) -> anyhow::Result<(Vec<crate::pipeline::bindings::Managed>, Vec<crate::pipeline::bindings::ShadowSpec>)> {
+/// Managed bindings, running shadow runs and secrets of every tenant.
+pub async fn plugin_state(store: &Store) -> anyhow::Result<crate::pipeline::bindings::PluginState> {
     let managed = managed_bindings(store).await?;
     let mut shadows = Vec::new();
     for run in store.shadow_runs(None).await? {
@@ -163,7 +161,8 @@ pub async fn plugin_state(
             .with_context(|| format!("shadow run {} names a missing version", run.id))?;
         shadows.push(crate::pipeline::bindings::ShadowSpec { run, version });
     }
-    Ok((managed, shadows))
+    let secrets = store.all_secrets().await?;
+    Ok(crate::pipeline::bindings::PluginState { managed, shadows, secrets })
 }
 
 /// Record shadow comparisons in batches, off the message path.

@@ -162,12 +162,10 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 
 /// Build the tenant's set from what the store says now and swap it in.
 async fn reload(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    let (managed, shadows) =
+    let plugin_state =
         crate::server::plugin_state(&state.store).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
-    let mine: Vec<_> = managed.into_iter().filter(|m| m.binding.tenant_id == tenant).collect();
-    let shadows: Vec<_> = shadows.into_iter().filter(|s| s.run.tenant_id == tenant).collect();
     let plugins =
-        state.bindings.build(tenant, &mine, &shadows).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+        state.bindings.build(tenant, &plugin_state).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
     state.bindings.install(tenant, plugins);
     Ok(())
 }
@@ -503,4 +501,74 @@ pub async fn shadow_end(
     }
     reload(&state, &tenant).await?;
     Ok(Json(shadow_stats(&state, run).await?))
+}
+
+/// `PUT /admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretBody {
+    value: String,
+}
+
+fn check_secret_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok { Ok(()) } else { Err(ApiError::BadRequest("a secret name is 1 to 64 of a-z, 0-9, - and _".into())) }
+}
+
+/// `PUT /admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}`: set a
+/// secret. Write-only: no API returns it; the tenant's bindings of the
+/// plugin get it as a configuration value (the set is rebuilt at once).
+pub async fn secret_put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, plugin, name)): Path<(String, String, String)>,
+    bytes: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    check_secret_name(&name)?;
+    // Parse without echoing the body in errors: it holds the secret.
+    let b: SecretBody = serde_json::from_slice(&bytes)
+        .map_err(|_| ApiError::BadRequest("the body must be {\"value\": \"…\"}".into()))?;
+    if b.value.is_empty() || b.value.len() > 8 * 1024 {
+        return Err(ApiError::BadRequest("a secret value is 1 byte to 8 KiB".into()));
+    }
+    state.store.set_secret(&tenant, &plugin, &name, Some(&b.value), &who.id).await?;
+    reload(&state, &tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}`
+pub async fn secret_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, plugin, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    if !state.store.set_secret(&tenant, &plugin, &name, None, &who.id).await? {
+        return Err(ApiError::NotFound(format!("no secret `{name}` for `{plugin}`")));
+    }
+    reload(&state, &tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/v1/tenants/{tenant}/plugins/{plugin}/secrets`: names, who set them and when — never values.
+pub async fn secret_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, plugin)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let names: Vec<serde_json::Value> = state
+        .store
+        .secret_names(&tenant, &plugin)
+        .await?
+        .into_iter()
+        .map(|(name, by, at)| serde_json::json!({ "name": name, "updated_by": by, "updated_at": at }))
+        .collect();
+    Ok(Json(serde_json::json!({ "tenant": tenant, "plugin": plugin, "secrets": names })))
 }

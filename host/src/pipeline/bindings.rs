@@ -47,6 +47,28 @@ pub struct Shadow {
     pub bound: Bound,
 }
 
+/// What the store says about plugins beyond the configuration: managed
+/// bindings, running shadow runs and secrets, for every tenant.
+#[derive(Debug, Clone, Default)]
+pub struct PluginState {
+    /// Managed bindings.
+    pub managed: Vec<Managed>,
+    /// Running shadow runs.
+    pub shadows: Vec<ShadowSpec>,
+    /// Secrets: (tenant, plugin, name, value). Never logged.
+    pub secrets: Vec<(String, String, String, String)>,
+}
+
+impl PluginState {
+    fn secrets_for(&self, tenant: &str, plugin: &str) -> Vec<(String, String)> {
+        self.secrets
+            .iter()
+            .filter(|(t, p, _, _)| t == tenant && p == plugin)
+            .map(|(_, _, n, v)| (n.clone(), v.clone()))
+            .collect()
+    }
+}
+
 /// A running shadow run ready to load.
 #[derive(Debug, Clone)]
 pub struct ShadowSpec {
@@ -92,12 +114,7 @@ impl TenantPlugins {
 impl Bindings {
     /// Load every configured plugin and every managed binding (each distinct
     /// component once; compiled ones come from the cache) and bind them.
-    pub async fn load(
-        runtime: &Runtime,
-        tenants: &[TenantConfig],
-        managed: &[Managed],
-        shadows: &[ShadowSpec],
-    ) -> anyhow::Result<Bindings> {
+    pub async fn load(runtime: &Runtime, tenants: &[TenantConfig], state: &PluginState) -> anyhow::Result<Bindings> {
         let bindings = Bindings {
             runtime: runtime.clone(),
             configs: tenants.iter().map(|t| (t.id.clone(), t.clone())).collect(),
@@ -106,9 +123,7 @@ impl Bindings {
             breakers: Default::default(),
         };
         for tenant in tenants {
-            let mine: Vec<Managed> = managed.iter().filter(|m| m.binding.tenant_id == tenant.id).cloned().collect();
-            let shadows: Vec<ShadowSpec> = shadows.iter().filter(|s| s.run.tenant_id == tenant.id).cloned().collect();
-            let plugins = bindings.build(&tenant.id, &mine, &shadows).await?;
+            let plugins = bindings.build(&tenant.id, state).await?;
             bindings.install(&tenant.id, plugins);
         }
         Ok(bindings)
@@ -133,12 +148,9 @@ impl Bindings {
 
     /// A tenant's plugin set from its configuration and `managed` bindings
     /// (loading what is not loaded yet). Nothing is swapped in.
-    pub async fn build(
-        &self,
-        tenant_id: &str,
-        managed: &[Managed],
-        shadows: &[ShadowSpec],
-    ) -> anyhow::Result<TenantPlugins> {
+    pub async fn build(&self, tenant_id: &str, state: &PluginState) -> anyhow::Result<TenantPlugins> {
+        let managed: Vec<&Managed> = state.managed.iter().filter(|m| m.binding.tenant_id == tenant_id).collect();
+        let shadows: Vec<&ShadowSpec> = state.shadows.iter().filter(|s| s.run.tenant_id == tenant_id).collect();
         let tenant = self.configs.get(tenant_id).with_context(|| format!("no tenant `{tenant_id}`"))?;
         let mut entries: Vec<(Role, Arc<LoadedPlugin>, PluginConfig)> = Vec::new();
         for binding in &tenant.plugins {
@@ -153,7 +165,7 @@ impl Bindings {
             };
             entries.push((binding.role, plugin, config));
         }
-        for m in managed {
+        for m in managed.iter().copied() {
             let role: Role = m.binding.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             // A disabled managed binding also silences a configured one of the same plugin.
             entries.retain(|(r, p, _)| !(*r == role && p.name() == m.binding.plugin));
@@ -192,6 +204,8 @@ impl Bindings {
                 .entry((tenant_id.to_string(), role, plugin.info().sha256.clone()))
                 .or_default()
                 .clone();
+            // The tenant's secrets for this plugin come with its configuration.
+            let config = config.with_secrets(&state.secrets_for(tenant_id, plugin.name()));
             let bound = Bound { plugin, call: CallContext { tenant: tenant_id.to_string(), config }, role, breaker };
             match role {
                 Role::Crm => plugins.crm.push(bound),
@@ -203,7 +217,7 @@ impl Bindings {
                 }
             }
         }
-        for spec in shadows {
+        for spec in shadows.iter().copied() {
             let role: Role = spec.run.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let path = spec.version.path.clone();
             let plugin = self
@@ -214,7 +228,9 @@ impl Bindings {
             if !plugin.has_role(role) {
                 anyhow::bail!("shadow candidate `{}` does not export the {role} role", plugin.name());
             }
-            let config = PluginConfig::from_json_value(spec.run.config.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let config = PluginConfig::from_json_value(spec.run.config.clone())
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .with_secrets(&state.secrets_for(tenant_id, plugin.name()));
             let bound = Bound {
                 plugin,
                 call: CallContext { tenant: tenant_id.to_string(), config },
@@ -280,7 +296,7 @@ impl Bindings {
                             .filter(|t| t.plugins.iter().any(|b| &b.plugin == source))
                             .map(|t| t.id.clone())
                             .collect();
-                        let (managed, shadows) = match crate::server::plugin_state(&store).await {
+                        let state = match crate::server::plugin_state(&store).await {
                             Ok(m) => m,
                             Err(e) => {
                                 tracing::error!(error = %e, "reading managed bindings failed");
@@ -288,11 +304,7 @@ impl Bindings {
                             }
                         };
                         for tenant in tenants {
-                            let mine: Vec<Managed> =
-                                managed.iter().filter(|m| m.binding.tenant_id == tenant).cloned().collect();
-                            let shadows: Vec<ShadowSpec> =
-                                shadows.iter().filter(|s| s.run.tenant_id == tenant).cloned().collect();
-                            match self.build(&tenant, &mine, &shadows).await {
+                            match self.build(&tenant, &state).await {
                                 Ok(plugins) => {
                                     self.install(&tenant, plugins);
                                     tracing::info!(plugin = %source, %version, %tenant, "reloaded a changed plugin");

@@ -10,10 +10,17 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// A plugin's configuration for one tenant, parsed once and shared by calls.
-#[derive(Debug, Clone)]
+/// Its `Debug` shows the keys only: values may be secrets.
+#[derive(Clone)]
 pub struct PluginConfig {
     raw: Arc<str>,
     parsed: Arc<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl std::fmt::Debug for PluginConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginConfig").field("keys", &self.parsed.keys().collect::<Vec<_>>()).finish()
+    }
 }
 
 impl Default for PluginConfig {
@@ -32,6 +39,20 @@ impl PluginConfig {
             }
             other => Err(format!("plugin configuration must be a table/object, not {}", json_kind(&other))),
         }
+    }
+
+    /// The configuration with the tenant's secrets for the plugin added as
+    /// string values (a secret replaces a plain value of the same name).
+    pub fn with_secrets(&self, secrets: &[(String, String)]) -> PluginConfig {
+        if secrets.is_empty() {
+            return self.clone();
+        }
+        let mut map = (*self.parsed).clone();
+        for (name, value) in secrets {
+            map.insert(name.clone(), serde_json::Value::String(value.clone()));
+        }
+        let raw = serde_json::to_string(&map).unwrap_or_else(|_| "{}".into());
+        PluginConfig { raw: Arc::from(raw), parsed: Arc::new(map) }
     }
 
     /// From TOML or JSON text (JSON if it starts with `{`).

@@ -603,3 +603,81 @@ impl Store {
         .collect())
     }
 }
+
+impl Store {
+    /// Set (or with `None`, delete) a tenant's secret for a plugin; audited
+    /// without its value. Returns whether anything changed.
+    pub async fn set_secret(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        name: &str,
+        value: Option<&str>,
+        actor: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let changed = match value {
+            Some(v) => sqlx::query(
+                "INSERT INTO plugin_secrets (tenant_id, plugin, name, value, updated_by, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (tenant_id, plugin, name) DO UPDATE SET value = $4, updated_by = $5, updated_at = $6",
+            )
+            .bind(tenant)
+            .bind(plugin)
+            .bind(name)
+            .bind(v)
+            .bind(actor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            None => sqlx::query("DELETE FROM plugin_secrets WHERE tenant_id = $1 AND plugin = $2 AND name = $3")
+                .bind(tenant)
+                .bind(plugin)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+        } > 0;
+        if changed {
+            let action = if value.is_some() { "secret.set" } else { "secret.delete" };
+            Self::audit_in(
+                &mut tx,
+                actor,
+                action,
+                Some(tenant),
+                Some(plugin),
+                &serde_json::json!({ "name": name }),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// The names of a tenant's secrets for a plugin, with who set them when (never the values).
+    pub async fn secret_names(&self, tenant: &str, plugin: &str) -> StoreResult<Vec<(String, String, i64)>> {
+        Ok(sqlx::query(
+            "SELECT name, updated_by, updated_at FROM plugin_secrets WHERE tenant_id = $1 AND plugin = $2 ORDER BY name",
+        )
+        .bind(tenant)
+        .bind(plugin)
+        .fetch_all(&self.reader)
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+    }
+
+    /// Every secret: (tenant, plugin, name, value). For building plugin sets only.
+    pub async fn all_secrets(&self) -> StoreResult<Vec<(String, String, String, String)>> {
+        Ok(sqlx::query("SELECT tenant_id, plugin, name, value FROM plugin_secrets ORDER BY tenant_id, plugin, name")
+            .fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+}

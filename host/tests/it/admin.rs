@@ -516,3 +516,115 @@ async fn a_shadow_run_compares_a_candidate_on_live_traffic_without_acting_on_it(
     }
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn secrets_are_write_only_and_reach_only_their_tenants_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    let mut other = helpdesk_tenant();
+    other.id = "globex".into();
+    other.numbers = vec!["+15557650999".into()];
+    other.api_token = Some("globex-api-token".into());
+    other.users.clear();
+    c.tenants.push(other);
+    let host = server::start(c).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let (_, up) = upload(&base, std::fs::read(GREETER_V1.path).unwrap()).await;
+    for tenant in ["acme", "globex"] {
+        let (status, out) = call(
+            &base,
+            Method::PUT,
+            &format!("/admin/v1/tenants/{tenant}/bindings/responder/greeter"),
+            OPS,
+            Some(json!({"version_id": up["plugin"]["id"]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{out}");
+    }
+    const SECRET: &str = "s3cr3t-value-7f1c";
+    let path = "/admin/v1/tenants/acme/plugins/greeter/secrets/greeting";
+    let (status, _) = call(&base, Method::PUT, path, OPS, Some(json!({"value": SECRET}))).await;
+    assert_eq!(status, 204);
+
+    // The tenant's plugin gets it (as a configuration value); the other tenant's does not.
+    assert_eq!(text(&base, "SMk1", "+15550700001", "hi").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550700001", 1).await, [format!("greeter 1.0.0: {SECRET} (hi)")]);
+    let params = {
+        let mut p = crate::host::inbound_params("SMk2", "+15550700002", "hi");
+        for kv in p.iter_mut().filter(|(k, _)| k == "To") {
+            kv.1 = "+15557650999".into();
+        }
+        p
+    };
+    let r = crate::host::post_signed(&base, "/webhooks/twilio/sms", &params, crate::host::TOKEN).await;
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let list = reqwest::Client::new()
+            .get(format!("{base}/api/v1/conversations"))
+            .bearer_auth("globex-api-token")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if list.contains("greeter 1.0.0") {
+            assert!(list.contains("greeter 1.0.0: hello (hi)") && !list.contains(SECRET), "{list}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "globex never answered: {list}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Write-only: names, never values, in every admin answer.
+    let (_, names) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/greeter/secrets", OPS, None).await;
+    assert_eq!(names["secrets"][0]["name"], "greeting");
+    assert_eq!(names["secrets"][0]["updated_by"], "ops");
+    for p in [
+        "/admin/v1/tenants/acme/plugins/greeter/secrets",
+        "/admin/v1/tenants/acme/bindings",
+        "/admin/v1/audit",
+        "/admin/v1/plugins",
+    ] {
+        let (_, body) = call(&base, Method::GET, p, OPS, None).await;
+        assert!(!body.to_string().contains(SECRET), "{p} shows the secret: {body}");
+    }
+    let audit = call(&base, Method::GET, "/admin/v1/audit", OPS, None).await.1;
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "secret.set" && e["detail"]["name"] == "greeting")
+    );
+    // A bad body is refused without being echoed.
+    let r = reqwest::Client::new()
+        .put(format!("{base}{path}"))
+        .bearer_auth(OPS)
+        .body(format!("{{\"value\": \"{SECRET}\", oops"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(!r.text().await.unwrap().contains(SECRET));
+    assert_eq!(
+        call(
+            &base,
+            Method::PUT,
+            "/admin/v1/tenants/acme/plugins/greeter/secrets/Bad%20Name",
+            OPS,
+            Some(json!({"value": "x"}))
+        )
+        .await
+        .0,
+        400
+    );
+
+    // Deleted: the plugin no longer gets it.
+    assert_eq!(call(&base, Method::DELETE, path, OPS, None).await.0, 204);
+    assert_eq!(call(&base, Method::DELETE, path, OPS, None).await.0, 404);
+    assert_eq!(text(&base, "SMk3", "+15550700003", "hi").await.status(), 200);
+    assert_eq!(bot_replies(&base, "+15550700003", 1).await, ["greeter 1.0.0: hello (hi)"]);
+    host.shutdown().await;
+}
