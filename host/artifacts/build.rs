@@ -31,8 +31,10 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir.join("../..").canonicalize().expect("workspace root");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    // Every source file by name: a directory alone was not always rescanned
+    // (a changed guest kept its old build).
     for dir in ["plugins", "sdk", "wit", "host/tests/guests", "Cargo.lock", "Cargo.toml"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+        watch(&workspace.join(dir));
     }
     println!("cargo:rerun-if-env-changed=SMSDESK_GUEST_TARGET_DIR");
 
@@ -95,6 +97,22 @@ fn generate(built: &Path, out_dir: &Path, guests: &[(&str, &str)], embed: bool) 
 
 /// Nested builds share one target directory beside the outer one, so their
 /// dependencies are compiled once and survive `cargo test` rebuilds.
+/// `rerun-if-changed` for `path` and, for a directory, everything under it
+/// (but build outputs and hidden entries).
+fn watch(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "target" || name == "node_modules" {
+                continue;
+            }
+            watch(&entry.path());
+        }
+    }
+}
+
 fn guest_target_dir(out_dir: &Path) -> PathBuf {
     if let Some(dir) = std::env::var_os("SMSDESK_GUEST_TARGET_DIR") {
         return PathBuf::from(dir);

@@ -82,7 +82,7 @@ async fn install(base: &str, tenant: &str, bytes: Vec<u8>) -> (Duration, Duratio
     let bound = http
         .put(format!("{base}/admin/v1/tenants/{tenant}/bindings/responder/greeter"))
         .bearer_auth(ADMIN)
-        .json(&serde_json::json!({ "version_id": id }))
+        .json(&serde_json::json!({ "version_id": id, "grants": ["outbound-http:crm.example.com"] }))
         .send()
         .await
         .unwrap();

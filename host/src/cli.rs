@@ -191,6 +191,10 @@ enum PluginCommand {
         /// The plugin's configuration for the tenant (a JSON object).
         #[arg(long)]
         config: Option<String>,
+        /// A capability granted to the binding (repeatable): `key-value`,
+        /// `outbound-http:HOST`, `raw-phone-numbers`.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
     },
     /// List uploaded plugin versions, with the bindings using them.
     List {
@@ -336,7 +340,7 @@ fn run(cli: Cli) -> Result<()> {
         match cli.command {
             Command::Plugin(PluginCommand::Inspect { file, json }) => inspect(&file, json).await,
             Command::Plugin(PluginCommand::Run(args)) => run_role(args).await,
-            Command::Plugin(PluginCommand::Install { file, admin, tenant, role, config }) => {
+            Command::Plugin(PluginCommand::Install { file, admin, tenant, role, config, grants }) => {
                 let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
                 let uploaded =
                     admin_call(&admin, reqwest::Method::POST, "/admin/v1/plugins", AdminBody::Wasm(bytes)).await?;
@@ -360,6 +364,9 @@ fn run(cli: Cli) -> Result<()> {
                         let c: serde_json::Value =
                             serde_json::from_str(&c).context("--config must be a JSON object")?;
                         body["config"] = c;
+                    }
+                    if !grants.is_empty() {
+                        body["grants"] = serde_json::json!(grants);
                     }
                     admin_call(&admin, reqwest::Method::PUT, &path, AdminBody::Json(body)).await?;
                     println!("bound as {role} for {tenant}; new messages use it now");

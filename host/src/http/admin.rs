@@ -154,6 +154,37 @@ pub struct BindBody {
     /// the binding keeps the configuration it has.
     #[serde(default)]
     config: Option<serde_json::Value>,
+    /// Capabilities granted to this binding (`key-value`,
+    /// `outbound-http:HOST`, `raw-phone-numbers`); omitted: the binding keeps
+    /// its grants. A version asking for more is not activated.
+    #[serde(default)]
+    grants: Option<Vec<String>>,
+}
+
+/// Refuse a version that asks for capabilities not granted, showing the difference.
+fn check_grants(
+    version: &crate::store::PluginVersion,
+    granted: &[String],
+    current: Option<&crate::store::PluginVersion>,
+) -> Result<(), ApiError> {
+    let missing: Vec<&String> = version.capabilities.iter().filter(|c| !granted.contains(c)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let new_since = current
+        .map(|c| {
+            let added: Vec<&String> = version.capabilities.iter().filter(|x| !c.capabilities.contains(x)).collect();
+            format!(" ({} {} asks for {} more than {})", version.name, version.version, list(&added), c.version)
+        })
+        .unwrap_or_default();
+    Err(ApiError::Conflict(format!(
+        "`{}` {} asks for capabilities not granted to this binding: {}{new_since}; approve them in `grants` (granted now: {})",
+        version.name,
+        version.version,
+        list(&missing),
+        if granted.is_empty() { "none".to_string() } else { granted.join(", ") }
+    )))
 }
 
 fn parse_role(role: &str) -> Result<Role, ApiError> {
@@ -201,18 +232,24 @@ pub async fn bind(
             version.roles.join(", ")
         )));
     }
-    // No `config`: keep the binding's configuration (an upgrade need not repeat it).
-    let config = match b.config {
-        Some(c) => c,
-        None => state
-            .store
-            .managed_bindings(Some(&tenant))
-            .await?
-            .into_iter()
-            .find(|m| m.role == role_v.as_str() && m.plugin == plugin)
-            .map(|m| m.config)
-            .unwrap_or_else(|| serde_json::json!({})),
+    // No `config` or `grants`: keep the binding's (an upgrade need not repeat them).
+    let existing = state
+        .store
+        .managed_bindings(Some(&tenant))
+        .await?
+        .into_iter()
+        .find(|m| m.role == role_v.as_str() && m.plugin == plugin);
+    let config = b
+        .config
+        .clone()
+        .or_else(|| existing.as_ref().map(|m| m.config.clone()))
+        .unwrap_or_else(|| serde_json::json!({}));
+    let grants = b.grants.clone().or_else(|| existing.as_ref().map(|m| m.grants.clone())).unwrap_or_default();
+    let current = match &existing {
+        Some(m) => state.store.plugin_version(m.version_id).await?,
+        None => None,
     };
+    check_grants(&version, &grants, current.as_ref())?;
     crate::plugins::PluginConfig::from_json_value(config.clone())
         .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;
     // Load it before recording anything: a component that no longer loads
@@ -224,7 +261,7 @@ pub async fn bind(
         .await
         .map_err(|e| ApiError::BadRequest(format!("cannot load `{plugin}` {}: {e:#}", version.version)))?;
     let binding: ManagedBinding =
-        state.store.bind_plugin(&tenant, role_v.as_str(), &plugin, version.id, &config, &who.id).await?;
+        state.store.bind_plugin(&tenant, role_v.as_str(), &plugin, version.id, &config, &grants, &who.id).await?;
     reload(&state, &tenant).await?;
     Ok(Json(serde_json::json!({ "binding": binding, "version": version })))
 }
@@ -246,13 +283,27 @@ pub async fn binding_action(
             .set_binding_enabled(&tenant, role.as_str(), &plugin, action == "enable", &who.id)
             .await?
             .ok_or_else(missing)?,
-        "rollback" => match state.store.rollback_binding(&tenant, role.as_str(), &plugin, &who.id).await? {
-            None => return Err(missing()),
-            Some((_, false)) => {
-                return Err(ApiError::Conflict(format!("`{plugin}` has no earlier version to roll back to")));
+        "rollback" => {
+            let current = state
+                .store
+                .managed_bindings(Some(&tenant))
+                .await?
+                .into_iter()
+                .find(|m| m.role == role.as_str() && m.plugin == plugin);
+            if let Some(m) = &current
+                && let Some(previous) = m.history.last()
+                && let Some(v) = state.store.plugin_version(*previous).await?
+            {
+                check_grants(&v, &m.grants, None)?;
             }
-            Some((b, true)) => b,
-        },
+            match state.store.rollback_binding(&tenant, role.as_str(), &plugin, &who.id).await? {
+                None => return Err(missing()),
+                Some((_, false)) => {
+                    return Err(ApiError::Conflict(format!("`{plugin}` has no earlier version to roll back to")));
+                }
+                Some((b, true)) => b,
+            }
+        }
         other => return Err(ApiError::NotFound(format!("no action `{other}`; use enable, disable or rollback"))),
     };
     reload(&state, &tenant).await?;
@@ -365,6 +416,8 @@ pub struct ShadowBody {
     role: Option<String>,
     /// Its configuration (default: its binding's for the tenant, if any).
     config: Option<serde_json::Value>,
+    /// Capabilities granted to the candidate (default: its binding's grants, if any).
+    grants: Option<Vec<String>>,
 }
 
 /// `POST /admin/v1/tenants/{tenant}/shadow`: run a candidate beside the
@@ -396,17 +449,11 @@ pub async fn shadow_start(
             version.roles.join(", ")
         )));
     }
-    let config = match b.config {
-        Some(c) => c,
-        None => state
-            .store
-            .managed_bindings(Some(&tenant))
-            .await?
-            .into_iter()
-            .find(|m| m.plugin == version.name)
-            .map(|m| m.config)
-            .unwrap_or_else(|| serde_json::json!({})),
-    };
+    let existing = state.store.managed_bindings(Some(&tenant)).await?.into_iter().find(|m| m.plugin == version.name);
+    let config =
+        b.config.or_else(|| existing.as_ref().map(|m| m.config.clone())).unwrap_or_else(|| serde_json::json!({}));
+    let grants = b.grants.or_else(|| existing.as_ref().map(|m| m.grants.clone())).unwrap_or_default();
+    check_grants(&version, &grants, None)?;
     crate::plugins::PluginConfig::from_json_value(config.clone())
         .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;
     let path = version.path.clone();
@@ -416,9 +463,9 @@ pub async fn shadow_start(
         .await
         .map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
     let run =
-        state.store.start_shadow(&tenant, role.as_str(), version.id, &config, &who.id).await?.ok_or_else(|| {
-            ApiError::Conflict(format!("a shadow run for the {role} role is already running; end it first"))
-        })?;
+        state.store.start_shadow(&tenant, role.as_str(), version.id, &config, &grants, &who.id).await?.ok_or_else(
+            || ApiError::Conflict(format!("a shadow run for the {role} role is already running; end it first")),
+        )?;
     reload(&state, &tenant).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "run": run, "version": version }))))
 }
@@ -497,7 +544,10 @@ pub async fn shadow_end(
             .plugin_version(run.candidate_version_id)
             .await?
             .ok_or_else(|| ApiError::Internal("the candidate version is gone".into()))?;
-        state.store.bind_plugin(&tenant, &run.role, &version.name, version.id, &run.config, &who.id).await?;
+        state
+            .store
+            .bind_plugin(&tenant, &run.role, &version.name, version.id, &run.config, &run.grants, &who.id)
+            .await?;
     }
     reload(&state, &tenant).await?;
     Ok(Json(shadow_stats(&state, run).await?))

@@ -172,6 +172,13 @@ impl Bindings {
             if !m.binding.enabled {
                 continue;
             }
+            // A version asking for more than was granted is not activated.
+            let missing: Vec<&String> =
+                m.version.capabilities.iter().filter(|c| !m.binding.grants.contains(c)).collect();
+            if !missing.is_empty() {
+                tracing::warn!(tenant = tenant_id, plugin = %m.binding.plugin, ?missing, "binding not activated: capabilities not granted");
+                continue;
+            }
             let path = m.version.path.clone();
             let plugin = self
                 .component(&format!("sha256:{}", m.version.sha256), || {

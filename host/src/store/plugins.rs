@@ -51,6 +51,8 @@ pub struct ManagedBinding {
     pub enabled: bool,
     /// Earlier versions, newest last.
     pub history: Vec<i64>,
+    /// Capabilities the admin granted.
+    pub grants: Vec<String>,
     /// Changed (ms).
     pub updated_at: i64,
 }
@@ -120,13 +122,14 @@ fn binding_row(r: &sqlx::sqlite::SqliteRow) -> ManagedBinding {
         config: serde_json::from_str(r.get::<&str, _>("config_json")).unwrap_or_default(),
         enabled: r.get::<i64, _>("enabled") != 0,
         history: serde_json::from_str(r.get::<&str, _>("history")).unwrap_or_default(),
+        grants: serde_json::from_str(r.get::<&str, _>("grants")).unwrap_or_default(),
         updated_at: r.get("updated_at"),
     }
 }
 
 const VERSION_COLUMNS: &str =
     "id, name, version, sha256, size, roles, wit_version, capabilities, path, uploaded_by, created_at";
-const BINDING_COLUMNS: &str = "tenant_id, role, plugin, version_id, config_json, enabled, history, updated_at";
+const BINDING_COLUMNS: &str = "tenant_id, role, plugin, version_id, config_json, enabled, history, grants, updated_at";
 
 impl Store {
     async fn audit_in(
@@ -240,6 +243,7 @@ impl Store {
         plugin: &str,
         version_id: i64,
         config: &serde_json::Value,
+        grants: &[String],
         actor: &str,
     ) -> StoreResult<ManagedBinding> {
         let mut tx = self.writer.begin().await?;
@@ -265,9 +269,9 @@ impl Store {
         };
         let r = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO managed_bindings (tenant_id, role, plugin, version_id, config_json, enabled, history,
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)
+                 created_at, updated_at, grants) VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7, $8)
              ON CONFLICT (tenant_id, role, plugin) DO UPDATE SET version_id = $4, config_json = $5, history = $6,
-                 updated_at = $7
+                 updated_at = $7, grants = $8
              RETURNING {BINDING_COLUMNS}"
         )))
         .bind(tenant)
@@ -277,9 +281,10 @@ impl Store {
         .bind(config.to_string())
         .bind(serde_json::to_string(&history).unwrap_or_else(|_| "[]".into()))
         .bind(now)
+        .bind(serde_json::to_string(grants).unwrap_or_else(|_| "[]".into()))
         .fetch_one(&mut *tx)
         .await?;
-        let detail = serde_json::json!({ "role": role, "version_id": version_id, "from_version_id": from,
+        let detail = serde_json::json!({ "role": role, "version_id": version_id, "from_version_id": from, "grants": grants,
             "config_keys": config.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()) });
         Self::audit_in(&mut tx, actor, "binding.set", Some(tenant), Some(plugin), &detail, now).await?;
         tx.commit().await?;
@@ -429,6 +434,8 @@ pub struct ShadowRun {
     pub candidate_version_id: i64,
     /// Its configuration.
     pub config: serde_json::Value,
+    /// Capabilities granted to the candidate.
+    pub grants: Vec<String>,
     /// running | promoted | discarded.
     pub status: String,
     /// Who started it.
@@ -467,6 +474,7 @@ fn shadow_row(r: &sqlx::sqlite::SqliteRow) -> ShadowRun {
         role: r.get("role"),
         candidate_version_id: r.get("candidate_version_id"),
         config: serde_json::from_str(r.get::<&str, _>("config_json")).unwrap_or_default(),
+        grants: serde_json::from_str(r.get::<&str, _>("grants")).unwrap_or_default(),
         status: r.get("status"),
         started_by: r.get("started_by"),
         started_at: r.get("started_at"),
@@ -475,7 +483,7 @@ fn shadow_row(r: &sqlx::sqlite::SqliteRow) -> ShadowRun {
 }
 
 const SHADOW_COLUMNS: &str =
-    "id, tenant_id, role, candidate_version_id, config_json, status, started_by, started_at, ended_at";
+    "id, tenant_id, role, candidate_version_id, config_json, grants, status, started_by, started_at, ended_at";
 
 impl Store {
     /// Start a shadow run; `Ok(None)` if one is already running for the role.
@@ -485,6 +493,7 @@ impl Store {
         role: &str,
         version_id: i64,
         config: &serde_json::Value,
+        grants: &[String],
         actor: &str,
     ) -> StoreResult<Option<ShadowRun>> {
         let mut tx = self.writer.begin().await?;
@@ -499,8 +508,8 @@ impl Store {
             return Ok(None);
         }
         let r = sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO shadow_runs (tenant_id, role, candidate_version_id, config_json, status, started_by, started_at)
-             VALUES ($1, $2, $3, $4, 'running', $5, $6) RETURNING {SHADOW_COLUMNS}"
+            "INSERT INTO shadow_runs (tenant_id, role, candidate_version_id, config_json, status, started_by, started_at,
+                 grants) VALUES ($1, $2, $3, $4, 'running', $5, $6, $7) RETURNING {SHADOW_COLUMNS}"
         )))
         .bind(tenant)
         .bind(role)
@@ -508,6 +517,7 @@ impl Store {
         .bind(config.to_string())
         .bind(actor)
         .bind(now)
+        .bind(serde_json::to_string(grants).unwrap_or_else(|_| "[]".into()))
         .fetch_one(&mut *tx)
         .await?;
         let run = shadow_row(&r);

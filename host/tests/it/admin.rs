@@ -62,6 +62,10 @@ async fn bot_replies(base: &str, contact: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 fn greeter() -> (Vec<u8>, Vec<u8>) {
     (std::fs::read(GREETER_V1.path).unwrap(), std::fs::read(GREETER_V2.path).unwrap())
 }
@@ -143,8 +147,16 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // 2.0.0 asks for more than 1.0.0 was granted: not activated until approved.
     let (status, out) = bind(json!({"version": "2.0.0", "config": {"greeting": "hey"}})).await;
+    assert_eq!(status, 409, "{out}");
+    let why = out["error"].as_str().unwrap();
+    assert!(why.contains("outbound-http:crm.example.com") && why.contains("more than 1.0.0"), "{why}");
+    let (status, out) =
+        bind(json!({"version": "2.0.0", "config": {"greeting": "hey"}, "grants": ["outbound-http:crm.example.com"]}))
+            .await;
     assert_eq!(status, 200, "{out}");
+    assert_eq!(out["binding"]["grants"], json!(["outbound-http:crm.example.com"]));
     let upgraded_at = Instant::now();
     sender.await.unwrap();
     let mut by_version = [0usize; 2];
@@ -256,6 +268,11 @@ async fn the_plugin_cli_installs_lists_and_rolls_back_over_the_admin_api() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("uploaded greeter 1.0.0") && said.contains("bound as responder for acme"), "{said}");
     let out = cli(&["plugin", "install", GREETER_V2.path, "--tenant", "acme", "--role", "responder"]);
+    assert!(!out.status.success() && stderr(&out).contains("not granted"), "{}", stderr(&out));
+    let grant = ["--grant", "outbound-http:crm.example.com"];
+    let out =
+        cli(&[&["plugin", "install", GREETER_V2.path, "--tenant", "acme", "--role", "responder"][..], &grant[..]]
+            .concat());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text(&base, "SMc1", "+15550300001", "hi").await.status(), 200);
     // Upgraded without --config: the binding keeps its configuration.
@@ -484,15 +501,13 @@ async fn a_shadow_run_compares_a_candidate_on_live_traffic_without_acting_on_it(
 
     // A second candidate, discarded: it stops running and changes nothing.
     let (_, up2) = upload(&base, std::fs::read(GREETER_V2.path).unwrap()).await;
-    let (status, _) = call(
-        &base,
-        Method::POST,
-        "/admin/v1/tenants/acme/shadow",
-        OPS,
-        Some(json!({"version_id": up2["plugin"]["id"]})),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let shadow2 = |grants: Value| {
+        let base = base.clone();
+        let body = json!({"version_id": up2["plugin"]["id"], "grants": grants});
+        async move { call(&base, Method::POST, "/admin/v1/tenants/acme/shadow", OPS, Some(body)).await }
+    };
+    assert_eq!(shadow2(json!([])).await.0, 409, "a candidate asking for more needs approval too");
+    assert_eq!(shadow2(json!(["outbound-http:crm.example.com"])).await.0, 201);
     assert_eq!(text(&base, "SMs10", "+15550600010", "hello").await.status(), 200);
     let stats = shadow_when(&base, |r| r["messages"] == 1).await;
     assert_eq!(stats["agreement_rate"], 1.0, "both reply: {stats:#}");
@@ -626,5 +641,37 @@ async fn secrets_are_write_only_and_reach_only_their_tenants_plugin() {
     assert_eq!(call(&base, Method::DELETE, path, OPS, None).await.0, 404);
     assert_eq!(text(&base, "SMk3", "+15550700003", "hi").await.status(), 200);
     assert_eq!(bot_replies(&base, "+15550700003", 1).await, ["greeter 1.0.0: hello (hi)"]);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_binding_is_activated_only_with_the_capabilities_its_plugin_asks_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let (_, up) = upload(&base, std::fs::read(smsdesk_artifacts::test_guests::KV_COUNTER.path).unwrap()).await;
+    assert_eq!(up["plugin"]["capabilities"], json!(["key-value"]));
+    let path = "/admin/v1/tenants/acme/bindings/classifier/kv-counter";
+    let (status, out) = call(&base, Method::PUT, path, OPS, Some(json!({"version_id": up["plugin"]["id"]}))).await;
+    assert_eq!(status, 409, "{out}");
+    assert!(out["error"].as_str().unwrap().contains("key-value"), "{out}");
+    let active = |base: String| async move {
+        let b = call(&base, Method::GET, "/admin/v1/tenants/acme/bindings", OPS, None).await.1;
+        b["active"].as_array().unwrap().iter().any(|a| a["plugin"] == "kv-counter")
+    };
+    assert!(!active(base.clone()).await, "not activated without the grant");
+    let (status, out) =
+        call(&base, Method::PUT, path, OPS, Some(json!({"version_id": up["plugin"]["id"], "grants": ["key-value"]})))
+            .await;
+    assert_eq!(status, 200, "{out}");
+    assert!(active(base.clone()).await);
+    // It runs: its count is in the trace.
+    assert_eq!(text(&base, "SMkv1", "+15550800001", "hello").await.status(), 200);
+    let t = ticket_when(&base, ANA_AGENT, "+15550800001", |t| {
+        t["traces"].as_array().unwrap().iter().any(|x| x["plugin"] == "kv-counter" && x["outcome"] == "ok")
+    })
+    .await;
+    let traces = t["traces"].as_array().unwrap();
+    assert!(traces.iter().any(|x| x["detail"].as_str().is_some_and(|d| d.contains("count-1"))), "{t}");
     host.shutdown().await;
 }

@@ -8,6 +8,10 @@ struct Greeter;
 impl Plugin for Greeter {
     const NAME: &'static str = "greeter";
     const VERSION: &'static str = "2.0.0";
+    // Asks for more than 1.0.0 did: upgrading needs the admin's approval.
+    fn capabilities() -> Vec<Capability> {
+        vec![Capability::OutboundHttp("crm.example.com".into())]
+    }
 }
 
 impl Responder for Greeter {
