@@ -7,6 +7,7 @@
 //! sandboxed components; [`messaging`] owns what goes over the wire; [`store`]
 //! owns SQL.
 
+pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod config;

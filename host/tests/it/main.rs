@@ -1,6 +1,7 @@
 //! The host's integration tests: one binary, a module per area.
 
 mod admin;
+mod broker;
 mod cli;
 mod consent;
 mod consent_property;

@@ -1,0 +1,318 @@
+//! The outbound HTTP broker: the only way a plugin's request will leave
+//! the host (its WIT interface comes with contract 0.2.0). Every request is
+//! checked against the binding's grants before anything is sent:
+//!
+//! - the host must be granted (`outbound-http:HOST`);
+//! - HTTPS only, unless plain HTTP is granted for the host
+//!   (`outbound-http-insecure:HOST`, for local tests);
+//! - every address the name resolves to must be public — no loopback,
+//!   private, link-local, CGNAT, unique-local, multicast or unspecified
+//!   address — unless private addresses are granted for the host
+//!   (`outbound-http-private:HOST`); the connection goes to the address that
+//!   was checked (no second lookup, so no DNS rebinding);
+//! - redirects are followed by the broker (at most [`MAX_REDIRECTS`]), each
+//!   hop checked again;
+//! - request and response bodies have size limits; the time allowed is what
+//!   remains of the plugin call's deadline;
+//! - the tenant's secrets for the host are added as headers by the host, so
+//!   plugin code need not hold them (a plugin cannot override them).
+//!
+//! A refusal is a [`BrokerError`] value, which the WIT interface returns as
+//! an error — never a trap.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// Redirect hops followed at most.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// What a binding may reach, from its grants.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Granted hosts (lower case).
+    pub hosts: Vec<String>,
+    /// Hosts that may be reached over plain HTTP.
+    pub insecure: Vec<String>,
+    /// Hosts that may resolve to private, loopback or link-local addresses.
+    pub private: Vec<String>,
+    /// Headers the host adds per host: (host, name, value). Never logged.
+    pub secret_headers: Vec<(String, String, String)>,
+    /// Largest request body.
+    pub max_request_bytes: usize,
+    /// Largest response body.
+    pub max_response_bytes: usize,
+}
+
+impl Policy {
+    /// From grant strings (`outbound-http:HOST`, `outbound-http-insecure:HOST`,
+    /// `outbound-http-private:HOST`; others are not about HTTP) with default limits.
+    pub fn from_grants(grants: &[String]) -> Policy {
+        let mut p = Policy { max_request_bytes: 64 * 1024, max_response_bytes: 1024 * 1024, ..Policy::default() };
+        for g in grants {
+            if let Some(h) = g.strip_prefix("outbound-http:") {
+                p.hosts.push(h.to_ascii_lowercase());
+            } else if let Some(h) = g.strip_prefix("outbound-http-insecure:") {
+                p.insecure.push(h.to_ascii_lowercase());
+            } else if let Some(h) = g.strip_prefix("outbound-http-private:") {
+                p.private.push(h.to_ascii_lowercase());
+            }
+        }
+        p
+    }
+}
+
+/// A plugin's request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// GET, POST, …
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Why a request was refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    /// The request itself is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The host is not granted.
+    #[error("host `{0}` is not granted")]
+    NotGranted(String),
+    /// Plain HTTP to a host granted for HTTPS only.
+    #[error("plain HTTP to `{0}` is not granted (HTTPS only)")]
+    Insecure(String),
+    /// The name resolves to a private, loopback or link-local address.
+    #[error("`{0}` resolves to a non-public address ({1})")]
+    PrivateAddress(String, IpAddr),
+    /// Name lookup failed.
+    #[error("cannot resolve `{0}`")]
+    Dns(String),
+    /// A body over the limit.
+    #[error("{0} body over the limit of {1} bytes")]
+    TooLarge(&'static str, usize),
+    /// The call's deadline passed.
+    #[error("timed out")]
+    Timeout,
+    /// More redirects than allowed.
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    /// Connecting or talking to the server failed.
+    #[error("request failed: {0}")]
+    Failed(String),
+}
+
+/// Is `ip` an address a plugin may not reach without a private grant?
+pub fn is_non_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => non_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return non_public_v4(v4);
+            }
+            let seg = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
+                || (seg[0] == 0x0064 && seg[1] == 0xff9b) // NAT64 (may map to anything)
+        }
+    }
+}
+
+fn non_public_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64.0.0/10
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18.0.0/15
+        || o[0] >= 240 // reserved
+}
+
+/// Check one URL against the policy and resolve it: the address to connect to.
+async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<SocketAddr, BrokerError> {
+    let host =
+        url.host_str().ok_or_else(|| BrokerError::BadRequest("the URL has no host".into()))?.to_ascii_lowercase();
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    if !policy.hosts.contains(&host) {
+        return Err(BrokerError::NotGranted(host));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if policy.insecure.contains(&host) => {}
+        "http" => return Err(BrokerError::Insecure(host)),
+        other => return Err(BrokerError::BadRequest(format!("scheme `{other}` is not HTTP"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(BrokerError::BadRequest("credentials in the URL are not allowed".into()));
+    }
+    let port = url.port_or_known_default().ok_or_else(|| BrokerError::BadRequest("no port".into()))?;
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => {
+            tokio::net::lookup_host((host.as_str(), port)).await.map_err(|_| BrokerError::Dns(host.clone()))?.collect()
+        }
+    };
+    let first = *addrs.first().ok_or_else(|| BrokerError::Dns(host.clone()))?;
+    if !policy.private.contains(&host) {
+        // Every address must be public: an attacker controls which one a
+        // client would pick.
+        if let Some(bad) = addrs.iter().find(|a| is_non_public(a.ip())) {
+            return Err(BrokerError::PrivateAddress(host, bad.ip()));
+        }
+    }
+    Ok(first)
+}
+
+/// Send `request` under `policy`, finishing by `deadline`.
+pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Result<Response, BrokerError> {
+    if request.body.len() > policy.max_request_bytes {
+        return Err(BrokerError::TooLarge("request", policy.max_request_bytes));
+    }
+    let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| BrokerError::BadRequest(format!("method `{}`", request.method)))?;
+    let mut url = reqwest::Url::parse(&request.url).map_err(|e| BrokerError::BadRequest(format!("URL: {e}")))?;
+    let mut method = method;
+    let mut body = request.body.clone();
+    for _hop in 0..=MAX_REDIRECTS {
+        let remaining =
+            deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or(BrokerError::Timeout)?;
+        let addr = vet(policy, &url).await?;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        // Connect to the address that was checked, not to a second lookup.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(&host, addr)
+            .no_proxy()
+            .timeout(remaining.min(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| BrokerError::Failed(e.to_string()))?;
+        let mut req = client.request(method.clone(), url.clone());
+        let secrets: Vec<&(String, String, String)> =
+            policy.secret_headers.iter().filter(|(h, _, _)| *h == host).collect();
+        for (name, value) in &request.headers {
+            let lower = name.to_ascii_lowercase();
+            if ["host", "content-length", "transfer-encoding", "connection"].contains(&lower.as_str())
+                || secrets.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            req = req.header(name, value);
+        }
+        for (_, name, value) in &secrets {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        if !body.is_empty() {
+            req = req.body(body.clone());
+        }
+        let mut res = req
+            .send()
+            .await
+            .map_err(|e| if e.is_timeout() { BrokerError::Timeout } else { BrokerError::Failed(e.to_string()) })?;
+        let status = res.status();
+        if status.is_redirection()
+            && let Some(location) = res.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok())
+        {
+            url = url.join(location).map_err(|e| BrokerError::BadRequest(format!("redirect: {e}")))?;
+            if status == reqwest::StatusCode::SEE_OTHER
+                || ((status == reqwest::StatusCode::MOVED_PERMANENTLY || status == reqwest::StatusCode::FOUND)
+                    && method == reqwest::Method::POST)
+            {
+                method = reqwest::Method::GET;
+                body.clear();
+            }
+            continue;
+        }
+        let headers = res
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
+        let mut out = Vec::new();
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline.into(), res.chunk()).await {
+                Err(_) => return Err(BrokerError::Timeout),
+                Ok(Err(e)) => return Err(BrokerError::Failed(e.to_string())),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(c))) => c,
+            };
+            if out.len() + chunk.len() > policy.max_response_bytes {
+                return Err(BrokerError::TooLarge("response", policy.max_response_bytes));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        return Ok(Response { status: status.as_u16(), headers, body: out });
+    }
+    Err(BrokerError::TooManyRedirects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_public_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(is_non_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(!is_non_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn grants_become_a_policy() {
+        let p = Policy::from_grants(&[
+            "outbound-http:CRM.example.com".into(),
+            "outbound-http-insecure:localhost".into(),
+            "outbound-http-private:localhost".into(),
+            "key-value".into(),
+        ]);
+        assert_eq!(p.hosts, ["crm.example.com"]);
+        assert_eq!(p.insecure, ["localhost"]);
+        assert_eq!(p.private, ["localhost"]);
+    }
+}
