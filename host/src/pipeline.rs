@@ -19,9 +19,7 @@ use crate::consent::{self, ConsentState, EventKind, Purpose, Source};
 use crate::domain::{ConversationContext, CustomerProfile, Decision, Handoff, InboundMessage, Intent, Priority};
 use crate::messaging::segments;
 use crate::plugins::PluginError;
-use crate::store::{
-    ClaimedJob, ConversationRow, InboundRow, NewConsentEvent, NewOutbound, NewTrace, Outcome, Store, rfc3339,
-};
+use crate::store::{ClaimedJob, ConversationRow, InboundRow, NewConsentEvent, NewOutbound, NewTrace, Outcome, Store};
 use crate::tenants::Tenants;
 use bindings::{Bindings, TenantPlugins};
 use std::sync::Arc;
@@ -653,15 +651,7 @@ impl Pipeline {
 
     fn inputs(&self, flow: &Flow) -> (InboundMessage, ConversationContext) {
         let m = &flow.message;
-        let message = InboundMessage {
-            id: m.id.to_string(),
-            tenant: m.tenant_id.clone(),
-            from: m.from.clone(),
-            to: m.to.clone(),
-            body: m.body.clone(),
-            received_at: rfc3339(m.created_at),
-            media_urls: m.media_urls.clone(),
-        };
+        let message = m.to_message();
         let context = ConversationContext {
             conversation_id: flow.conversation.as_ref().map(|c| c.id.to_string()).unwrap_or_default(),
             history: flow.history.clone(),

@@ -8,9 +8,9 @@
 //! recorded traces). Messages no plugin saw (STOP, ratings, a human owning
 //! the conversation) are skipped.
 
-use crate::domain::{ConversationContext, Decision, InboundMessage, Intent, Role};
+use crate::domain::{ConversationContext, Decision, Intent, Role};
 use crate::plugins::{CallContext, LoadedPlugin};
-use crate::store::{ReplayRow, Store, rfc3339};
+use crate::store::{ReplayRow, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -127,14 +127,6 @@ fn happened(row: &ReplayRow, role: Role) -> Option<Action> {
     })
 }
 
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted.get(rank.min(sorted.len()) - 1).copied()
-}
-
 /// Replay `plugin` in `role` with `call` over `rows` (read by
 /// [`Store::replay_rows`]); histories come from `store`.
 pub async fn replay(
@@ -162,15 +154,7 @@ pub async fn replay(
             continue;
         };
         let m = &row.message;
-        let message = InboundMessage {
-            id: m.id.to_string(),
-            tenant: m.tenant_id.clone(),
-            from: m.from.clone(),
-            to: m.to.clone(),
-            body: m.body.clone(),
-            received_at: rfc3339(m.created_at),
-            media_urls: m.media_urls.clone(),
-        };
+        let message = m.to_message();
         let context = ConversationContext {
             conversation_id: row.conversation_id.to_string(),
             history,
@@ -223,8 +207,8 @@ pub async fn replay(
         agreement_rate: (compared > 0).then(|| agreeing as f64 / compared as f64),
         differences: compared - agreeing,
         errors,
-        latency_median_us: percentile(&durations, 0.5),
-        latency_p90_us: percentile(&durations, 0.9),
+        latency_median_us: crate::reports::percentile(&durations, 0.5),
+        latency_p90_us: crate::reports::percentile(&durations, 0.9),
         items,
     })
 }

@@ -65,7 +65,7 @@ fn ratio(part: usize, whole: usize) -> Option<f64> {
 }
 
 /// Nearest-rank percentile `p` (0–1] of sorted `v`.
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -188,7 +188,7 @@ mod tests {
         let ten: Vec<f64> = (1..=10).map(f64::from).collect();
         assert_eq!(percentile(&ten, 0.5), Some(5.0));
         assert_eq!(percentile(&ten, 0.9), Some(9.0));
-        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile::<f64>(&[], 0.5), None);
     }
 
     #[test]

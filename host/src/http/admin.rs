@@ -483,8 +483,7 @@ async fn shadow_stats(state: &AppState, run: crate::store::ShadowRun) -> Result<
     }
     let pct = |mut v: Vec<i64>, p: f64| -> Option<i64> {
         v.sort_unstable();
-        let rank = (p * v.len() as f64).ceil().max(1.0) as usize;
-        v.get(rank.min(v.len()).wrapping_sub(1)).copied()
+        crate::reports::percentile(&v, p)
     };
     let active: Vec<i64> = results.iter().map(|r| r.active_us).collect();
     let candidate: Vec<i64> = results.iter().map(|r| r.candidate_us).collect();

@@ -26,6 +26,21 @@ pub struct InboundRow {
     pub created_at: i64,
 }
 
+impl InboundRow {
+    /// The message as plugins see it.
+    pub fn to_message(&self) -> crate::domain::InboundMessage {
+        crate::domain::InboundMessage {
+            id: self.id.to_string(),
+            tenant: self.tenant_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            body: self.body.clone(),
+            received_at: rfc3339(self.created_at),
+            media_urls: self.media_urls.clone(),
+        }
+    }
+}
+
 /// The conversation a message belongs to, after identification.
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
