@@ -150,6 +150,30 @@ impl Runtime {
                 .map_err(|e| invalid(format!("compilation task failed: {e}")))?
                 .map_err(|e| invalid(format!("not a valid component: {}", root_cause(&e))))?;
 
+        // A component built against another version of the contract gets
+        // that said plainly, before the linker's lower-level complaint.
+        {
+            let ty = component.component_type();
+            let prefix = format!("{}/", bindings::PACKAGE);
+            let names = ty
+                .imports(&self.inner.engine)
+                .map(|(n, _)| n.to_string())
+                .chain(ty.exports(&self.inner.engine).map(|(n, _)| n.to_string()));
+            let mut other: Vec<String> = names
+                .filter_map(|n| n.strip_prefix(&prefix).and_then(|r| r.split_once('@')).map(|(_, v)| v.to_string()))
+                .filter(|v| v != bindings::WIT_VERSION)
+                .collect();
+            other.sort();
+            other.dedup();
+            if !other.is_empty() {
+                return Err(invalid(format!(
+                    "built against {}@{}; this host runs contract version {}",
+                    bindings::PACKAGE,
+                    other.join(", "),
+                    bindings::WIT_VERSION
+                )));
+            }
+        }
         let pre = self
             .inner
             .linker

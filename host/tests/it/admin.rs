@@ -66,6 +66,22 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `bytes` with `from` replaced by `to` (same length) wherever it follows `after` within 64 bytes.
+fn replace_all(bytes: &[u8], after: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    while let Some(p) = out[i..].windows(after.len()).position(|w| w == after) {
+        let start = i + p;
+        let window_end = (start + 64).min(out.len());
+        if let Some(q) = out[start..window_end].windows(from.len()).position(|w| w == from) {
+            out[start + q..start + q + from.len()].copy_from_slice(to);
+        }
+        i = start + after.len();
+    }
+    out
+}
+
 fn greeter() -> (Vec<u8>, Vec<u8>) {
     (std::fs::read(GREETER_V1.path).unwrap(), std::fs::read(GREETER_V2.path).unwrap())
 }
@@ -106,6 +122,13 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
         assert_eq!(status, 400, "{out}");
         assert!(out["error"].as_str().unwrap().to_lowercase().contains(why), "{why}: {out}");
     }
+    // A component for another contract version (v1 with every
+    // `smsdesk:plugin/…@0.1.0` name rewritten to @0.9.0, same length).
+    let other_contract = replace_all(&v1, b"smsdesk:plugin/", b"@0.1.0", b"@0.9.0");
+    let (status, out) = upload(&base, other_contract).await;
+    assert_eq!(status, 400, "{out}");
+    let why = out["error"].as_str().unwrap();
+    assert!(why.contains("built against smsdesk:plugin@0.9.0") && why.contains("runs contract version 0.1.0"), "{why}");
     let list = call(&base, Method::GET, "/admin/v1/plugins", OPS, None).await.1;
     assert_eq!(list["plugins"].as_array().unwrap().len(), 1);
 
