@@ -25,6 +25,7 @@ const TEST_GUESTS: &[(&str, &str)] = &[
     ("guest-no-roles", "NO_ROLES"),
     ("guest-greeter-v1", "GREETER_V1"),
     ("guest-greeter-v2", "GREETER_V2"),
+    ("guest-echo-from", "ECHO_FROM"),
 ];
 
 fn main() {

@@ -185,6 +185,26 @@ impl std::fmt::Display for Capability {
     }
 }
 
+/// A phone number as a plugin without the `raw-phone-numbers` capability
+/// sees it: every digit but the last four replaced by `*`
+/// (`+15551234567` → `+*******4567`). Enough to tell customers apart in a
+/// conversation, not enough to call or text them.
+pub fn mask_phone(phone: &str) -> String {
+    let digits = phone.chars().filter(|c| c.is_ascii_digit()).count();
+    let mut seen = 0;
+    phone
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen <= digits.saturating_sub(4) { '*' } else { c }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// What a plugin says about itself, checked by the host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -246,6 +266,15 @@ impl std::fmt::Display for E164 {
 
 #[cfg(test)]
 mod tests {
+    use super::mask_phone;
+
+    #[test]
+    fn masked_numbers_keep_the_last_four_digits() {
+        assert_eq!(mask_phone("+15551234567"), "+*******4567");
+        assert_eq!(mask_phone("+442071838750"), "+********8750");
+        assert_eq!(mask_phone("123"), "123");
+    }
+
     use super::*;
 
     #[test]

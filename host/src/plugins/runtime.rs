@@ -236,6 +236,7 @@ impl Runtime {
             classifier,
             crm,
             responder,
+            raw_phone_numbers: false,
         };
         let manifest = plugin.call_manifest().await?;
         limits::check_manifest(&manifest).map_err(|e| invalid(format!("bad manifest: {e}")))?;
@@ -250,6 +251,7 @@ impl Runtime {
             )));
         }
         plugin.name = Arc::from(manifest.name.as_str());
+        plugin.raw_phone_numbers = manifest.capabilities.contains(&crate::domain::Capability::RawPhoneNumbers);
         plugin.manifest = manifest;
         Ok(plugin)
     }
@@ -310,6 +312,8 @@ pub struct LoadedPlugin {
     runtime: Arc<Inner>,
     name: Arc<str>,
     manifest: Manifest,
+    /// Its manifest asks for `raw-phone-numbers` (else it sees numbers masked).
+    raw_phone_numbers: bool,
     info: ComponentInfo,
     limits: Limits,
     pre: InstancePre<CallState>,
@@ -557,7 +561,10 @@ impl LoadedPlugin {
         let idx = self.classifier.as_ref().ok_or_else(|| self.missing(role))?;
         self.check_input(role, message)?;
         let deadline = self.limits.classify_deadline;
-        let msg = bindings::types::InboundMessage::from(message);
+        let mut msg = bindings::types::InboundMessage::from(message);
+        if !self.raw_phone_numbers {
+            msg.from = crate::domain::mask_phone(&msg.from);
+        }
         let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
         let (mut store, warm, calls) = self.checkout(ctx, deadline);
         let mut used = None;
@@ -591,6 +598,14 @@ impl LoadedPlugin {
             return Err(self.err(Some(role), FailureKind::InvalidInput, "phone number longer than 64 bytes"));
         }
         let deadline = self.limits.crm_deadline;
+        // Without the `raw-phone-numbers` capability a plugin sees the number masked.
+        let shown;
+        let phone = if self.raw_phone_numbers {
+            phone
+        } else {
+            shown = crate::domain::mask_phone(phone);
+            shown.as_str()
+        };
         let (mut store, warm, calls) = self.checkout(ctx, deadline);
         let mut used = None;
         let raw = {
@@ -628,7 +643,10 @@ impl LoadedPlugin {
         let idx = self.responder.as_ref().ok_or_else(|| self.missing(role))?;
         self.check_input(role, message)?;
         let deadline = self.limits.respond_deadline;
-        let msg = bindings::types::InboundMessage::from(message);
+        let mut msg = bindings::types::InboundMessage::from(message);
+        if !self.raw_phone_numbers {
+            msg.from = crate::domain::mask_phone(&msg.from);
+        }
         let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
         let intents: Vec<bindings::types::Intent> =
             intents.iter().take(self.limits.max_intents).map(Into::into).collect();

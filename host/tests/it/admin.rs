@@ -698,3 +698,23 @@ async fn a_binding_is_activated_only_with_the_capabilities_its_plugin_asks_for()
     assert!(traces.iter().any(|x| x["detail"].as_str().is_some_and(|d| d.contains("count-1"))), "{t}");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn phone_numbers_reach_only_plugins_that_ask_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.tenants[0].plugins.retain(|b| b.role != smsdesk::domain::Role::Responder);
+    c.tenants[0].plugins.push(smsdesk::config::PluginBindingConfig {
+        role: smsdesk::domain::Role::Responder,
+        plugin: smsdesk_artifacts::test_guests::ECHO_FROM.path.into(),
+        config: None,
+    });
+    let host = server::start(c).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    // The responder did not ask: masked. The CRM (demo-crm) asks: it found Ana by her number.
+    assert_eq!(text(&base, "SMp1", crate::host::ANA, "hi").await.status(), 200);
+    assert_eq!(bot_replies(&base, crate::host::ANA, 1).await, ["you are +*******4567"]);
+    let t = ticket_when(&base, ANA_AGENT, crate::host::ANA, |_| true).await;
+    assert_eq!(t["profile"]["name"], "Ana");
+    host.shutdown().await;
+}

@@ -11,7 +11,7 @@
 //! ```
 
 use serde::Deserialize;
-use smsdesk_sdk::{Crm, CustomerProfile, Plugin, PluginError};
+use smsdesk_sdk::{Capability, Crm, CustomerProfile, Plugin, PluginError};
 use std::collections::BTreeMap;
 
 /// The plugin type exported as a component.
@@ -21,6 +21,10 @@ impl Plugin for DemoCrm {
     const NAME: &'static str = "demo-crm";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "Looks customers up in profiles from its configuration (demo data)";
+    // A CRM looks customers up by their number: it needs it unmasked.
+    fn capabilities() -> Vec<Capability> {
+        vec![Capability::RawPhoneNumbers]
+    }
 }
 
 impl Crm for DemoCrm {
