@@ -254,10 +254,9 @@ pub async fn bind(
         .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;
     // Load it before recording anything: a component that no longer loads
     // leaves the active set untouched.
-    let path = version.path.clone();
     state
         .bindings
-        .component(&format!("sha256:{}", version.sha256), || Ok(std::fs::read(&path)?))
+        .version(&version)
         .await
         .map_err(|e| ApiError::BadRequest(format!("cannot load `{plugin}` {}: {e:#}", version.version)))?;
     let binding: ManagedBinding =
@@ -366,12 +365,8 @@ pub async fn replay(
         .plugin_version(b.version_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no plugin version {}", b.version_id)))?;
-    let path = version.path.clone();
-    let plugin = state
-        .bindings
-        .component(&format!("sha256:{}", version.sha256), || Ok(std::fs::read(&path)?))
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
+    let plugin =
+        state.bindings.version(&version).await.map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
     let role = match &b.role {
         Some(r) => parse_role(r)?,
         None if plugin.has_role(Role::Responder) => Role::Responder,
@@ -456,12 +451,7 @@ pub async fn shadow_start(
     check_grants(&version, &grants, None)?;
     crate::plugins::PluginConfig::from_json_value(config.clone())
         .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;
-    let path = version.path.clone();
-    state
-        .bindings
-        .component(&format!("sha256:{}", version.sha256), || Ok(std::fs::read(&path)?))
-        .await
-        .map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
+    state.bindings.version(&version).await.map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
     let run =
         state.store.start_shadow(&tenant, role.as_str(), version.id, &config, &grants, &who.id).await?.ok_or_else(
             || ApiError::Conflict(format!("a shadow run for the {role} role is already running; end it first")),

@@ -146,6 +146,15 @@ impl Bindings {
         Ok(p)
     }
 
+    /// An uploaded version's component (loaded once, by content hash).
+    pub async fn version(&self, v: &crate::store::PluginVersion) -> anyhow::Result<Arc<LoadedPlugin>> {
+        let path = v.path.clone();
+        self.component(&format!("sha256:{}", v.sha256), || {
+            std::fs::read(&path).with_context(|| format!("cannot read plugin {path}"))
+        })
+        .await
+    }
+
     /// A tenant's plugin set from its configuration and `managed` bindings
     /// (loading what is not loaded yet). Nothing is swapped in.
     pub async fn build(&self, tenant_id: &str, state: &PluginState) -> anyhow::Result<TenantPlugins> {
@@ -179,11 +188,8 @@ impl Bindings {
                 tracing::warn!(tenant = tenant_id, plugin = %m.binding.plugin, ?missing, "binding not activated: capabilities not granted");
                 continue;
             }
-            let path = m.version.path.clone();
             let plugin = self
-                .component(&format!("sha256:{}", m.version.sha256), || {
-                    std::fs::read(&path).with_context(|| format!("cannot read plugin {path}"))
-                })
+                .version(&m.version)
                 .await
                 .with_context(|| format!("tenant `{tenant_id}`: {} {}", m.binding.plugin, m.version.version))?;
             let config = PluginConfig::from_json_value(m.binding.config.clone())
@@ -226,12 +232,7 @@ impl Bindings {
         }
         for spec in shadows.iter().copied() {
             let role: Role = spec.run.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let path = spec.version.path.clone();
-            let plugin = self
-                .component(&format!("sha256:{}", spec.version.sha256), || {
-                    std::fs::read(&path).with_context(|| format!("cannot read plugin {path}"))
-                })
-                .await?;
+            let plugin = self.version(&spec.version).await?;
             if !plugin.has_role(role) {
                 anyhow::bail!("shadow candidate `{}` does not export the {role} role", plugin.name());
             }
