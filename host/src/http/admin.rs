@@ -11,7 +11,7 @@
 //! tenant's new plugin set first, then records it, then swaps it in.
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, parse_json};
 use crate::config::UserConfig;
 use crate::domain::Role;
 use crate::store::{ManagedBinding, NewPluginVersion};
@@ -109,6 +109,11 @@ pub async fn remove(
         }
         Some(true) => Ok(StatusCode::NO_CONTENT),
     }
+}
+
+/// An uploaded version by id, or 404.
+async fn version_by_id(state: &AppState, id: i64) -> Result<crate::store::PluginVersion, ApiError> {
+    state.store.plugin_version(id).await?.ok_or_else(|| ApiError::NotFound(format!("no plugin version {id}")))
 }
 
 fn check_tenant(state: &AppState, tenant: &str) -> Result<(), ApiError> {
@@ -212,8 +217,7 @@ pub async fn bind(
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     let role_v = parse_role(&role)?;
-    let b: BindBody =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    let b: BindBody = parse_json(&bytes)?;
     let versions = state.store.plugin_versions().await?;
     let version = versions
         .iter()
@@ -358,13 +362,8 @@ pub async fn replay(
 ) -> Result<Json<crate::replay::ReplayReport>, ApiError> {
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
-    let b: ReplayBody =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    let version = state
-        .store
-        .plugin_version(b.version_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no plugin version {}", b.version_id)))?;
+    let b: ReplayBody = parse_json(&bytes)?;
+    let version = version_by_id(&state, b.version_id).await?;
     let plugin =
         state.bindings.version(&version).await.map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
     let role = match &b.role {
@@ -426,13 +425,8 @@ pub async fn shadow_start(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
-    let b: ShadowBody =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    let version = state
-        .store
-        .plugin_version(b.version_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no plugin version {}", b.version_id)))?;
+    let b: ShadowBody = parse_json(&bytes)?;
+    let version = version_by_id(&state, b.version_id).await?;
     let role = match &b.role {
         Some(r) => parse_role(r)?,
         None if version.roles.iter().any(|r| r == "responder") => Role::Responder,

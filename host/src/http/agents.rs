@@ -15,7 +15,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Longest reply (Twilio's limit for one message body).
@@ -23,10 +22,7 @@ pub const MAX_REPLY_CHARS: usize = 1600;
 /// Longest note.
 pub const MAX_NOTE_CHARS: usize = 10_000;
 
-/// Parse a JSON body, with a clear error (unknown fields are refused).
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
-}
+use super::error::parse_json as body;
 
 /// The ticket a path names (`12` or `DEMO-12`), if it is the caller's tenant's.
 async fn ticket_id(state: &AppState, who: &Principal, text: &str) -> Result<i64, ApiError> {

@@ -23,7 +23,7 @@ fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -
     if !content_type.starts_with("application/json") {
         return Err(ApiError::UnsupportedMediaType("send application/json".into()));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    super::error::parse_json(body)
 }
 
 /// `POST /api/v1/notifications`

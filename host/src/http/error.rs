@@ -57,3 +57,9 @@ impl IntoResponse for ApiError {
         (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
     }
 }
+
+/// A JSON request body, or a 400 that says what is wrong with it (unknown
+/// fields are refused where the target type denies them).
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
