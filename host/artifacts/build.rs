@@ -26,6 +26,8 @@ const TEST_GUESTS: &[(&str, &str)] = &[
     ("guest-greeter-v1", "GREETER_V1"),
     ("guest-greeter-v2", "GREETER_V2"),
     ("guest-echo-from", "ECHO_FROM"),
+    ("guest-crm-http", "CRM_HTTP"),
+    ("guest-legacy-v010", "LEGACY_V010"),
 ];
 
 fn main() {

@@ -81,7 +81,7 @@ fn main() {
                 loads.push(started.elapsed());
             }
             let plugin = plugin.unwrap();
-            let ctx = CallContext { tenant: "bench".into(), config: Default::default() };
+            let ctx = CallContext { tenant: "bench".into(), config: Default::default(), ..Default::default() };
             let m = message("Where is my order #1042? It arrived broken and I want a refund");
             let c = ConversationContext { conversation_id: "c".into(), history: vec![], profile: None };
             for _ in 0..10 {

@@ -25,13 +25,13 @@ const TEXT: &str = "Where is my order? Tracking hasn't moved";
 mod bare {
     wasmtime::component::bindgen!({
         world: "full-plugin",
-        path: "../wit/v0.1.0",
+        path: "../wit/v0.2.0",
         imports: { default: async },
         exports: { default: async },
     });
 }
 use bare::exports::smsdesk::plugin::classifier;
-use bare::smsdesk::plugin::{config, kv, logging, types};
+use bare::smsdesk::plugin::{config, http, kv, logging, types};
 
 struct BareState {
     wasi: WasiCtx,
@@ -64,6 +64,11 @@ impl kv::Host for BareState {
     }
     async fn delete(&mut self, _: String) -> Result<(), kv::KvError> {
         Err(kv::KvError::Denied)
+    }
+}
+impl http::Host for BareState {
+    async fn send(&mut self, _: http::Request) -> Result<http::Response, http::HttpError> {
+        Err(http::HttpError::Denied("nothing granted".into()))
     }
 }
 
@@ -105,7 +110,7 @@ fn plugin_call(c: &mut Criterion) {
     // (a) smsdesk's full call.
     let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
     let plugin = tokio.block_on(runtime.load("keyword-intents", bytes.clone(), Limits::default())).unwrap();
-    let ctx = CallContext { tenant: "acme".into(), config: Default::default() };
+    let ctx = CallContext { tenant: "acme".into(), config: Default::default(), ..Default::default() };
     let msg = message();
     let cx = ConversationContext { conversation_id: "c1".into(), history: vec![], profile: None };
     group.bench_function("a smsdesk call (fresh pooled instance)", |b| {

@@ -152,9 +152,19 @@ fn tenant() -> TenantConfig {
         api_token: None,
         provider: ProviderConfig::Log { auth_token: TOKEN.into() },
         plugins: vec![
-            PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: None },
-            PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None },
-            PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+            PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: None, grants: vec![] },
+            PluginBindingConfig {
+                role: Role::Classifier,
+                plugin: "builtin:keyword-intents".into(),
+                config: None,
+                grants: vec![],
+            },
+            PluginBindingConfig {
+                role: Role::Responder,
+                plugin: "builtin:faq-responder".into(),
+                config: None,
+                grants: vec![],
+            },
         ],
         consent: Default::default(),
         templates: Default::default(),

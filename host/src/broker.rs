@@ -1,5 +1,5 @@
 //! The outbound HTTP broker: the only way a plugin's request will leave
-//! the host (its WIT interface comes with contract 0.2.0). Every request is
+//! the host (the `http` interface of contract 0.2.0). Every request is
 //! checked against the binding's grants before anything is sent:
 //!
 //! - the host must be granted (`outbound-http:HOST`);
@@ -117,6 +117,23 @@ pub enum BrokerError {
     Failed(String),
 }
 
+impl BrokerError {
+    /// A short stable name for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BrokerError::BadRequest(_) => "bad-request",
+            BrokerError::NotGranted(_) => "not-granted",
+            BrokerError::Insecure(_) => "insecure",
+            BrokerError::PrivateAddress(..) => "private-address",
+            BrokerError::Dns(_) => "dns",
+            BrokerError::TooLarge(..) => "too-large",
+            BrokerError::Timeout => "timeout",
+            BrokerError::TooManyRedirects => "too-many-redirects",
+            BrokerError::Failed(_) => "failed",
+        }
+    }
+}
+
 /// Is `ip` an address a plugin may not reach without a private grant?
 pub fn is_non_public(ip: IpAddr) -> bool {
     match ip {
@@ -154,7 +171,7 @@ fn non_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 /// Check one URL against the policy and resolve it: the address to connect to.
-async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<SocketAddr, BrokerError> {
+async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<Vec<SocketAddr>, BrokerError> {
     let host =
         url.host_str().ok_or_else(|| BrokerError::BadRequest("the URL has no host".into()))?.to_ascii_lowercase();
     let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -177,7 +194,9 @@ async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<SocketAddr, BrokerEr
             tokio::net::lookup_host((host.as_str(), port)).await.map_err(|_| BrokerError::Dns(host.clone()))?.collect()
         }
     };
-    let first = *addrs.first().ok_or_else(|| BrokerError::Dns(host.clone()))?;
+    if addrs.is_empty() {
+        return Err(BrokerError::Dns(host));
+    }
     if !policy.private.contains(&host) {
         // Every address must be public: an attacker controls which one a
         // client would pick.
@@ -185,7 +204,7 @@ async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<SocketAddr, BrokerEr
             return Err(BrokerError::PrivateAddress(host, bad.ip()));
         }
     }
-    Ok(first)
+    Ok(addrs)
 }
 
 /// Send `request` under `policy`, finishing by `deadline`.
@@ -201,12 +220,12 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
     for _hop in 0..=MAX_REDIRECTS {
         let remaining =
             deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or(BrokerError::Timeout)?;
-        let addr = vet(policy, &url).await?;
+        let addrs = vet(policy, &url).await?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        // Connect to the address that was checked, not to a second lookup.
+        // Connect to the addresses that were checked (in order), not to a second lookup.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .resolve(&host, addr)
+            .resolve_to_addrs(&host, &addrs)
             .no_proxy()
             .timeout(remaining.min(Duration::from_secs(30)))
             .build()

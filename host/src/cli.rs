@@ -437,7 +437,7 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 };
                 let rows = store.replay_rows(&tenant, since, until, &conversations, limit.clamp(1, 100_000)).await?;
-                let call = CallContext { tenant: tenant.clone(), config: plugin_config };
+                let call = CallContext { tenant: tenant.clone(), config: plugin_config, ..Default::default() };
                 let report = crate::replay::replay(&store, &plugin, role, &call, &rows).await?;
                 if format == "json" {
                     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -633,7 +633,7 @@ async fn run_role(args: RunArgs) -> Result<()> {
             plugin.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
-    let ctx = CallContext { tenant: args.tenant.clone(), config };
+    let ctx = CallContext { tenant: args.tenant.clone(), config, ..Default::default() };
     let message = InboundMessage {
         id: "cli-1".into(),
         tenant: args.tenant.clone(),

@@ -252,6 +252,12 @@ pub struct PluginBindingConfig {
     /// The plugin's configuration for this tenant.
     #[serde(default)]
     pub config: Option<toml::Table>,
+    /// Grants beyond what the plugin's manifest asks for (which a configured
+    /// binding gets): for local development, `outbound-http-insecure:HOST`
+    /// (plain HTTP) and `outbound-http-private:HOST` (loopback or private
+    /// addresses).
+    #[serde(default)]
+    pub grants: Vec<String>,
 }
 
 fn default_max_plugin_bytes() -> usize {

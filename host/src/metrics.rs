@@ -44,6 +44,11 @@ const HELP: &[(&str, &str, &str)] = &[
     ("smsdesk_outbox_sends_total", "counter", "Outbox send attempts by tenant and result."),
     ("smsdesk_provider_request_duration_seconds", "histogram", "Provider API call latency by provider."),
     (
+        "smsdesk_plugin_http_requests_total",
+        "counter",
+        "Brokered plugin HTTP requests by tenant, plugin and outcome (status class or refusal kind).",
+    ),
+    (
         "smsdesk_shadow_results_total",
         "counter",
         "Shadow-run comparisons by tenant: recorded or dropped (recorder full).",

@@ -15,7 +15,7 @@ mod host;
 pub mod limits;
 mod runtime;
 
-pub use bindings::WIT_VERSION;
+pub use bindings::{WIT_VERSION, WIT_VERSIONS};
 pub use cache::CacheOutcome;
 pub use error::{FailureKind, PluginError};
 pub use host::{KvError, KvScope, KvStore, MemoryKv, PluginConfig};

@@ -146,7 +146,7 @@ pub async fn run(plugin: &LoadedPlugin, role: Role, file: &CasesFile) -> Result<
         None => PluginConfig::default(),
         Some(v) => PluginConfig::from_json_value(v.clone()).map_err(|e| format!("config: {e}"))?,
     };
-    let call = CallContext { tenant: "plugin-test".into(), config };
+    let call = CallContext { tenant: "plugin-test".into(), config, ..Default::default() };
     let mut out = Vec::new();
     for case in &file.cases {
         out.push(run_case(plugin, role, &call, case).await);

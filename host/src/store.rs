@@ -19,7 +19,10 @@ pub use conversations::{
 };
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
-pub use plugins::{AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion, ShadowResult, ShadowRun};
+pub use plugins::{
+    AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion, SecretHeader, SecretListing, ShadowResult, ShadowRun,
+    StoredSecret,
+};
 pub use reports::{ReplayRow, ReportConversation, ReportData, ReportSend};
 pub use tickets::{Assignee, ChangeResult, NoteRow, TicketChange, TimelineEntry};
 pub use traces::{NewTrace, TraceRow};

@@ -85,6 +85,9 @@
 //! - [`config`]: this plugin's configuration for the tenant being served.
 //! - [`kv`]: a small key-value store scoped to (plugin, tenant); ask for
 //!   [`Capability::KeyValue`] in [`Plugin::capabilities`].
+//! - [`http`]: outbound HTTP brokered by the host, to the hosts named in
+//!   [`Capability::OutboundHttp`] and granted by an admin. Credentials the
+//!   admin attached to a host are added by the host: plugin code never holds them.
 //!
 //! # Limits the host enforces
 //!
@@ -93,12 +96,12 @@
 //! by default). Outputs are checked: at most 32 intents with labels of at most
 //! 64 characters and confidence in 0.0..=1.0; replies of at most 1,600
 //! characters; at most 16 tags. There is no filesystem, no environment and no
-//! network: read what you need from [`config`].
+//! network except [`http`]: read what you need from [`config`].
 
 #![warn(missing_docs)]
 
 /// The WIT contract version this SDK targets.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 #[doc(hidden)]
 pub mod __private {
@@ -113,14 +116,15 @@ pub mod __private {
     pub mod bindings {
         wit_bindgen::generate!({
             world: "imports",
-            path: "../wit/v0.1.0",
+            path: "../wit/v0.2.0",
             generate_unused_types: true,
             additional_derives: [PartialEq],
             with: {
-                "smsdesk:plugin/types@0.1.0": generate,
-                "smsdesk:plugin/logging@0.1.0": generate,
-                "smsdesk:plugin/config@0.1.0": generate,
-                "smsdesk:plugin/kv@0.1.0": generate,
+                "smsdesk:plugin/types@0.2.0": generate,
+                "smsdesk:plugin/logging@0.2.0": generate,
+                "smsdesk:plugin/config@0.2.0": generate,
+                "smsdesk:plugin/kv@0.2.0": generate,
+                "smsdesk:plugin/http@0.2.0": generate,
             },
         });
     }
@@ -394,5 +398,123 @@ pub mod kv {
     /// Remove `key`.
     pub fn delete(key: &str) -> Result<(), KvError> {
         host::delete(key)
+    }
+}
+
+/// Outbound HTTP, brokered by the host.
+///
+/// Ask for [`crate::Capability::OutboundHttp`] naming each host in
+/// [`crate::Plugin::capabilities`]; an admin grants it per tenant. The host
+/// allows HTTPS to granted hosts with public addresses only, follows
+/// redirects itself (checking each hop), limits bodies (64 KiB out, 1 MiB
+/// back) and gives the request what remains of the call's deadline. A refusal
+/// is an [`HttpError`], never a trap; `?` turns it into a [`crate::PluginError`]
+/// (`denied` or `unavailable`).
+///
+/// ```no_run
+/// use smsdesk_sdk::http;
+/// # fn f() -> Result<(), smsdesk_sdk::PluginError> {
+/// let response = http::Request::get("https://crm.example.com/customers?phone=%2B15550001111")
+///     .header("accept", "application/json")
+///     .send()?;
+/// if response.status == 200 {
+///     let customer: serde_json::Value = response.json()?;
+/// }
+/// # Ok(()) }
+/// ```
+pub mod http {
+    use crate::__private::bindings::smsdesk::plugin::http as host;
+    use crate::{ErrorKind, PluginError};
+    pub use host::{HttpError, Method, Response};
+
+    /// A request being built.
+    #[derive(Debug, Clone)]
+    pub struct Request(host::Request);
+
+    impl Request {
+        /// A request with `method` to `url`.
+        pub fn new(method: Method, url: impl Into<String>) -> Self {
+            Request(host::Request { method, url: url.into(), headers: Vec::new(), body: Vec::new() })
+        }
+
+        /// A `GET` of `url`.
+        pub fn get(url: impl Into<String>) -> Self {
+            Self::new(Method::Get, url)
+        }
+
+        /// A `POST` to `url`.
+        pub fn post(url: impl Into<String>) -> Self {
+            Self::new(Method::Post, url)
+        }
+
+        /// Add a header.
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.0.headers.push((name.into(), value.into()));
+            self
+        }
+
+        /// Set the body.
+        pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+            self.0.body = body.into();
+            self
+        }
+
+        /// Set a JSON body and its content type.
+        pub fn json<T: serde::Serialize>(self, value: &T) -> Result<Self, PluginError> {
+            let body = serde_json::to_vec(value).map_err(|e| PluginError::internal(format!("encoding JSON: {e}")))?;
+            Ok(self.header("content-type", "application/json").body(body))
+        }
+
+        /// Send it through the host and wait for the answer.
+        pub fn send(self) -> Result<Response, HttpError> {
+            send(&self.0)
+        }
+    }
+
+    /// Send a request through the host.
+    pub fn send(request: &host::Request) -> Result<Response, HttpError> {
+        host::send(request)
+    }
+
+    impl Response {
+        /// The body as UTF-8 text (lossy).
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+
+        /// The body parsed as JSON.
+        pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, PluginError> {
+            serde_json::from_slice(&self.body)
+                .map_err(|e| PluginError::unavailable(format!("response is not the expected JSON: {e}")))
+        }
+
+        /// The first header called `name` (case-insensitive).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+    }
+
+    impl HttpError {
+        /// What went wrong, in words (`denied: host `x` is not granted`).
+        pub fn describe(&self) -> String {
+            match self {
+                HttpError::Denied(why) => format!("denied: {why}"),
+                HttpError::InvalidRequest(why) => format!("invalid request: {why}"),
+                HttpError::TooLarge(why) => format!("too large: {why}"),
+                HttpError::Timeout => "timed out".into(),
+                HttpError::Unavailable(why) => format!("unavailable: {why}"),
+            }
+        }
+    }
+
+    impl From<HttpError> for PluginError {
+        fn from(e: HttpError) -> Self {
+            let kind = match &e {
+                HttpError::Denied(_) => ErrorKind::Denied,
+                HttpError::InvalidRequest(_) | HttpError::TooLarge(_) => ErrorKind::Internal,
+                HttpError::Timeout | HttpError::Unavailable(_) => ErrorKind::Unavailable,
+            };
+            PluginError::new(kind, format!("HTTP {}", e.describe()))
+        }
     }
 }

@@ -64,7 +64,7 @@ pub async fn upload(
         sha256: info.sha256.clone(),
         size: body.len() as i64,
         roles: loaded.roles().iter().map(|r| r.as_str().to_string()).collect(),
-        wit_version: crate::plugins::WIT_VERSION.to_string(),
+        wit_version: info.wit_version.clone().unwrap_or_default(),
         capabilities: manifest.capabilities.iter().map(|c| c.to_string()).collect(),
         path: path.display().to_string(),
     };
@@ -392,7 +392,7 @@ pub async fn replay(
         .store
         .replay_rows(&tenant, since, until, &b.conversations, b.limit.unwrap_or(1000).clamp(1, 100_000))
         .await?;
-    let call = crate::plugins::CallContext { tenant: tenant.clone(), config };
+    let call = crate::plugins::CallContext { tenant: tenant.clone(), config, ..Default::default() };
     let report = crate::replay::replay(&state.store, &plugin, role, &call, &rows)
         .await
         .map_err(|e| ApiError::BadRequest(format!("{e:#}")))?;
@@ -541,6 +541,37 @@ pub async fn shadow_end(
 #[serde(deny_unknown_fields)]
 pub struct SecretBody {
     value: String,
+    /// Inject as this header on the plugin's brokered requests to this host
+    /// instead of giving the value to the plugin.
+    #[serde(default)]
+    header: Option<HeaderTarget>,
+}
+
+/// Where a header secret goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderTarget {
+    host: String,
+    name: String,
+}
+
+fn check_header_target(t: HeaderTarget) -> Result<crate::store::SecretHeader, ApiError> {
+    let host = t.host.trim().to_ascii_lowercase();
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':' || c == '[' || c == ']');
+    if !host_ok {
+        return Err(ApiError::BadRequest(format!("`header.host` must be a host name, not {:?}", t.host)));
+    }
+    let name = t.name.trim().to_string();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || name.len() > 64 || !name.chars().all(token) {
+        return Err(ApiError::BadRequest(format!("`header.name` must be an HTTP header name, not {:?}", t.name)));
+    }
+    if ["host", "content-length", "transfer-encoding", "connection"].contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(ApiError::BadRequest(format!("the host sets `{name}` itself")));
+    }
+    Ok(crate::store::SecretHeader { host, name })
 }
 
 fn check_secret_name(name: &str) -> Result<(), ApiError> {
@@ -563,12 +594,20 @@ pub async fn secret_put(
     check_tenant(&state, &tenant)?;
     check_secret_name(&name)?;
     // Parse without echoing the body in errors: it holds the secret.
-    let b: SecretBody = serde_json::from_slice(&bytes)
-        .map_err(|_| ApiError::BadRequest("the body must be {\"value\": \"…\"}".into()))?;
+    let b: SecretBody = serde_json::from_slice(&bytes).map_err(|_| {
+        ApiError::BadRequest(
+            "the body must be {\"value\": \"…\"}, optionally with \"header\": {\"host\": \"…\", \"name\": \"…\"}"
+                .into(),
+        )
+    })?;
     if b.value.is_empty() || b.value.len() > 8 * 1024 {
         return Err(ApiError::BadRequest("a secret value is 1 byte to 8 KiB".into()));
     }
-    state.store.set_secret(&tenant, &plugin, &name, Some(&b.value), &who.id).await?;
+    let header = b.header.map(check_header_target).transpose()?;
+    if header.is_some() && b.value.chars().any(|c| c.is_control()) {
+        return Err(ApiError::BadRequest("a header secret cannot hold control characters".into()));
+    }
+    state.store.set_secret(&tenant, &plugin, &name, Some((&b.value, header.as_ref())), &who.id).await?;
     reload(&state, &tenant).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -596,12 +635,6 @@ pub async fn secret_list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
-    let names: Vec<serde_json::Value> = state
-        .store
-        .secret_names(&tenant, &plugin)
-        .await?
-        .into_iter()
-        .map(|(name, by, at)| serde_json::json!({ "name": name, "updated_by": by, "updated_at": at }))
-        .collect();
+    let names = state.store.secret_names(&tenant, &plugin).await?;
     Ok(Json(serde_json::json!({ "tenant": tenant, "plugin": plugin, "secrets": names })))
 }

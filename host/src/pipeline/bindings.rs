@@ -5,6 +5,7 @@
 //! set it started with (its calls finish on the old version), the next one
 //! gets the new set. Nothing waits and nothing is dropped.
 
+use crate::broker::Policy;
 use crate::config::TenantConfig;
 use crate::domain::Role;
 use crate::plugins::{CallContext, Limits, LoadedPlugin, PluginConfig, Runtime};
@@ -55,17 +56,31 @@ pub struct PluginState {
     pub managed: Vec<Managed>,
     /// Running shadow runs.
     pub shadows: Vec<ShadowSpec>,
-    /// Secrets: (tenant, plugin, name, value). Never logged.
-    pub secrets: Vec<(String, String, String, String)>,
+    /// Secrets of every tenant. Never logged.
+    pub secrets: Vec<crate::store::StoredSecret>,
 }
 
 impl PluginState {
+    /// Secrets given to the plugin as configuration values: (name, value).
     fn secrets_for(&self, tenant: &str, plugin: &str) -> Vec<(String, String)> {
         self.secrets
             .iter()
-            .filter(|(t, p, _, _)| t == tenant && p == plugin)
-            .map(|(_, _, n, v)| (n.clone(), v.clone()))
+            .filter(|s| s.tenant == tenant && s.plugin == plugin && s.header.is_none())
+            .map(|s| (s.name.clone(), s.value.clone()))
             .collect()
+    }
+
+    /// What a binding may reach over brokered HTTP: its grants, plus the
+    /// secrets attached to hosts as headers (which the plugin never sees).
+    fn http_policy(&self, tenant: &str, plugin: &str, grants: &[String]) -> Arc<Policy> {
+        let mut policy = Policy::from_grants(grants);
+        policy.secret_headers = self
+            .secrets
+            .iter()
+            .filter(|s| s.tenant == tenant && s.plugin == plugin)
+            .filter_map(|s| s.header.as_ref().map(|h| (h.host.clone(), h.name.clone(), s.value.clone())))
+            .collect();
+        Arc::new(policy)
     }
 }
 
@@ -161,7 +176,8 @@ impl Bindings {
         let managed: Vec<&Managed> = state.managed.iter().filter(|m| m.binding.tenant_id == tenant_id).collect();
         let shadows: Vec<&ShadowSpec> = state.shadows.iter().filter(|s| s.run.tenant_id == tenant_id).collect();
         let tenant = self.configs.get(tenant_id).with_context(|| format!("no tenant `{tenant_id}`"))?;
-        let mut entries: Vec<(Role, Arc<LoadedPlugin>, PluginConfig)> = Vec::new();
+        // (role, plugin, configuration, grants)
+        let mut entries: Vec<(Role, Arc<LoadedPlugin>, PluginConfig, Vec<String>)> = Vec::new();
         for binding in &tenant.plugins {
             let plugin = self
                 .component(&binding.plugin, || read_source(&binding.plugin))
@@ -172,12 +188,16 @@ impl Bindings {
                 Some(table) => PluginConfig::from_json_value(serde_json::to_value(table)?)
                     .map_err(|e| anyhow::anyhow!("tenant `{}`: {}: {e}", tenant.id, binding.plugin))?,
             };
-            entries.push((binding.role, plugin, config));
+            // A configured binding is granted what its plugin asks for, plus
+            // the development grants written beside it.
+            let mut grants: Vec<String> = plugin.manifest().capabilities.iter().map(|c| c.to_string()).collect();
+            grants.extend(binding.grants.iter().cloned());
+            entries.push((binding.role, plugin, config, grants));
         }
         for m in managed.iter().copied() {
             let role: Role = m.binding.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             // A disabled managed binding also silences a configured one of the same plugin.
-            entries.retain(|(r, p, _)| !(*r == role && p.name() == m.binding.plugin));
+            entries.retain(|(r, p, _, _)| !(*r == role && p.name() == m.binding.plugin));
             if !m.binding.enabled {
                 continue;
             }
@@ -196,14 +216,15 @@ impl Bindings {
                 .map_err(|e| anyhow::anyhow!("tenant `{tenant_id}`: {}: {e}", m.binding.plugin))?;
             // An admin's responder takes over from a configured one; other
             // roles run after the configured ones.
+            let grants = m.binding.grants.clone();
             if role == Role::Responder {
-                entries.insert(0, (role, plugin, config));
+                entries.insert(0, (role, plugin, config, grants));
             } else {
-                entries.push((role, plugin, config));
+                entries.push((role, plugin, config, grants));
             }
         }
         let mut plugins = TenantPlugins::default();
-        for (role, plugin, config) in entries {
+        for (role, plugin, config, grants) in entries {
             if !plugin.has_role(role) {
                 anyhow::bail!(
                     "tenant `{tenant_id}`: plugin `{}` is bound as {role} but does not export that role",
@@ -219,7 +240,9 @@ impl Bindings {
                 .clone();
             // The tenant's secrets for this plugin come with its configuration.
             let config = config.with_secrets(&state.secrets_for(tenant_id, plugin.name()));
-            let bound = Bound { plugin, call: CallContext { tenant: tenant_id.to_string(), config }, role, breaker };
+            let http = state.http_policy(tenant_id, plugin.name(), &grants);
+            let bound =
+                Bound { plugin, call: CallContext { tenant: tenant_id.to_string(), config, http }, role, breaker };
             match role {
                 Role::Crm => plugins.crm.push(bound),
                 Role::Classifier => plugins.classifiers.push(bound),
@@ -239,9 +262,10 @@ impl Bindings {
             let config = PluginConfig::from_json_value(spec.run.config.clone())
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .with_secrets(&state.secrets_for(tenant_id, plugin.name()));
+            let http = state.http_policy(tenant_id, plugin.name(), &spec.run.grants);
             let bound = Bound {
                 plugin,
-                call: CallContext { tenant: tenant_id.to_string(), config },
+                call: CallContext { tenant: tenant_id.to_string(), config, http },
                 role,
                 breaker: Default::default(),
             };

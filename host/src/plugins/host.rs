@@ -1,11 +1,16 @@
 //! What the host gives a plugin during one call: its configuration, logging,
-//! the scoped key-value store, and a WASI context that grants nothing.
+//! the scoped key-value store, brokered outbound HTTP (contract 0.2.0) and a
+//! WASI context that grants nothing. The imports every contract version
+//! shares are implemented once and wired to each version's traits by
+//! `host_imports!`.
 
-use super::bindings::{config, kv, logging, types};
+use super::bindings::{v1, v2};
+use crate::broker;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -236,6 +241,8 @@ impl wasmtime_wasi::cli::StdoutStream for CappedOutput {
 const MAX_LOG_RECORDS: u32 = 100;
 /// Longest log message kept, in bytes.
 const MAX_LOG_BYTES: usize = 2048;
+/// Most outbound HTTP requests one call may make.
+pub const MAX_HTTP_REQUESTS: u32 = 8;
 
 /// Memory growth limits of one store, remembering whether the cap was hit.
 pub struct MemoryCap {
@@ -264,6 +271,11 @@ pub struct CallState {
     pub config: PluginConfig,
     pub kv: Arc<dyn KvStore>,
     pub kv_allowed: bool,
+    /// What the binding may reach over HTTP (empty: nothing).
+    pub http: Arc<broker::Policy>,
+    /// When the current call must be finished (brokered requests get what remains).
+    pub deadline: Instant,
+    pub http_requests: u32,
     pub logs_written: u32,
     pub memory: MemoryCap,
     pub stdout: CappedOutput,
@@ -275,7 +287,10 @@ pub struct CallState {
 impl CallState {
     /// Make a state kept with a warm instance ready for its next call: the
     /// per-call counters and captured output start over.
-    pub fn reset_for_call(&mut self) {
+    pub fn reset_for_call(&mut self, http: Arc<broker::Policy>, deadline: Instant) {
+        self.http = http;
+        self.deadline = deadline;
+        self.http_requests = 0;
         self.logs_written = 0;
         self.memory.exceeded = false;
         self.stdout.clear();
@@ -310,6 +325,9 @@ impl CallState {
             config,
             kv,
             kv_allowed,
+            http: Arc::new(broker::Policy::default()),
+            deadline: Instant::now(),
+            http_requests: 0,
             logs_written: 0,
             memory: MemoryCap { limit: memory_limit, exceeded: false },
             stdout,
@@ -330,10 +348,8 @@ impl WasiView for CallState {
     }
 }
 
-impl types::Host for CallState {}
-
-impl logging::Host for CallState {
-    async fn log(&mut self, level: logging::Level, mut message: String, fields: Vec<(String, String)>) {
+impl CallState {
+    fn write_log(&mut self, level: tracing::Level, mut message: String, fields: Vec<(String, String)>) {
         self.logs_written += 1;
         if self.logs_written > MAX_LOG_RECORDS {
             return;
@@ -350,66 +366,160 @@ impl logging::Host for CallState {
         let plugin = &*self.plugin;
         let tenant = &self.tenant;
         match level {
-            logging::Level::Debug => tracing::debug!(target: "plugin", plugin, tenant, fields, "{message}"),
-            logging::Level::Info => tracing::info!(target: "plugin", plugin, tenant, fields, "{message}"),
-            logging::Level::Warn => tracing::warn!(target: "plugin", plugin, tenant, fields, "{message}"),
-            logging::Level::Error => tracing::error!(target: "plugin", plugin, tenant, fields, "{message}"),
+            tracing::Level::DEBUG | tracing::Level::TRACE => {
+                tracing::debug!(target: "plugin", plugin, tenant, fields, "{message}")
+            }
+            tracing::Level::INFO => tracing::info!(target: "plugin", plugin, tenant, fields, "{message}"),
+            tracing::Level::WARN => tracing::warn!(target: "plugin", plugin, tenant, fields, "{message}"),
+            tracing::Level::ERROR => tracing::error!(target: "plugin", plugin, tenant, fields, "{message}"),
         }
     }
-}
 
-impl config::Host for CallState {
-    async fn document(&mut self) -> String {
-        self.config.as_json().to_string()
-    }
-
-    async fn get(&mut self, key: String) -> Option<String> {
-        self.config.get(&key)
-    }
-}
-
-fn to_wit(e: KvError) -> kv::KvError {
-    match e {
-        KvError::Denied => kv::KvError::Denied,
-        KvError::InvalidKey => kv::KvError::InvalidKey,
-        KvError::ValueTooLarge => kv::KvError::ValueTooLarge,
-        KvError::QuotaExceeded => kv::KvError::QuotaExceeded,
-        KvError::Unavailable => kv::KvError::Unavailable,
-    }
-}
-
-impl CallState {
-    fn check_key(&self, key: &str) -> Result<(), kv::KvError> {
+    fn check_key(&self, key: &str) -> Result<(), KvError> {
         if !self.kv_allowed {
-            return Err(kv::KvError::Denied);
+            return Err(KvError::Denied);
         }
         if key.is_empty() || key.len() > KV_MAX_KEY {
-            return Err(kv::KvError::InvalidKey);
+            return Err(KvError::InvalidKey);
         }
         Ok(())
     }
-}
 
-impl kv::Host for CallState {
-    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
+    async fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, KvError> {
         self.check_key(&key)?;
         let scope = self.scope();
-        self.kv.get(&scope, &key).await.map_err(to_wit)
+        self.kv.get(&scope, &key).await
     }
 
-    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
+    async fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), KvError> {
         self.check_key(&key)?;
         if value.len() > KV_MAX_VALUE {
-            return Err(kv::KvError::ValueTooLarge);
+            return Err(KvError::ValueTooLarge);
         }
         let scope = self.scope();
-        self.kv.set(&scope, &key, value).await.map_err(to_wit)
+        self.kv.set(&scope, &key, value).await
     }
 
-    async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
+    async fn kv_delete(&mut self, key: String) -> Result<(), KvError> {
         self.check_key(&key)?;
         let scope = self.scope();
-        self.kv.delete(&scope, &key).await.map_err(to_wit)
+        self.kv.delete(&scope, &key).await
+    }
+
+    /// A brokered request: checked against the binding's policy, bounded by
+    /// the call's deadline and by [`MAX_HTTP_REQUESTS`] per call.
+    async fn http_send(&mut self, request: broker::Request) -> Result<broker::Response, broker::BrokerError> {
+        self.http_requests += 1;
+        if self.http_requests > MAX_HTTP_REQUESTS {
+            return Err(broker::BrokerError::BadRequest(format!("at most {MAX_HTTP_REQUESTS} HTTP requests per call")));
+        }
+        let started = Instant::now();
+        let result = broker::fetch(&self.http, &request, self.deadline).await;
+        let outcome = match &result {
+            Ok(r) => format!("{}xx", r.status / 100),
+            Err(e) => e.kind().to_string(),
+        };
+        crate::metrics::count(
+            "smsdesk_plugin_http_requests_total",
+            &[("tenant", &self.tenant), ("plugin", &self.plugin), ("outcome", &outcome)],
+            1,
+        );
+        match &result {
+            Ok(r) => tracing::debug!(target: "plugin", plugin = %self.plugin, tenant = %self.tenant, status = r.status,
+                elapsed_ms = started.elapsed().as_millis() as u64, "brokered HTTP request"),
+            Err(e) => tracing::info!(target: "plugin", plugin = %self.plugin, tenant = %self.tenant, error = %e,
+                "brokered HTTP request refused or failed"),
+        }
+        result
+    }
+}
+
+/// Implement the imports every contract version shares for one version's
+/// generated traits, delegating to the methods above.
+macro_rules! host_imports {
+    ($v:ident) => {
+        impl $v::types::Host for CallState {}
+
+        impl $v::logging::Host for CallState {
+            async fn log(&mut self, level: $v::logging::Level, message: String, fields: Vec<(String, String)>) {
+                let level = match level {
+                    $v::logging::Level::Debug => tracing::Level::DEBUG,
+                    $v::logging::Level::Info => tracing::Level::INFO,
+                    $v::logging::Level::Warn => tracing::Level::WARN,
+                    $v::logging::Level::Error => tracing::Level::ERROR,
+                };
+                self.write_log(level, message, fields);
+            }
+        }
+
+        impl $v::config::Host for CallState {
+            async fn document(&mut self) -> String {
+                self.config.as_json().to_string()
+            }
+
+            async fn get(&mut self, key: String) -> Option<String> {
+                self.config.get(&key)
+            }
+        }
+
+        impl $v::kv::Host for CallState {
+            async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, $v::kv::KvError> {
+                self.kv_get(key).await.map_err(Into::into)
+            }
+
+            async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), $v::kv::KvError> {
+                self.kv_set(key, value).await.map_err(Into::into)
+            }
+
+            async fn delete(&mut self, key: String) -> Result<(), $v::kv::KvError> {
+                self.kv_delete(key).await.map_err(Into::into)
+            }
+        }
+
+        impl From<KvError> for $v::kv::KvError {
+            fn from(e: KvError) -> Self {
+                match e {
+                    KvError::Denied => $v::kv::KvError::Denied,
+                    KvError::InvalidKey => $v::kv::KvError::InvalidKey,
+                    KvError::ValueTooLarge => $v::kv::KvError::ValueTooLarge,
+                    KvError::QuotaExceeded => $v::kv::KvError::QuotaExceeded,
+                    KvError::Unavailable => $v::kv::KvError::Unavailable,
+                }
+            }
+        }
+    };
+}
+
+host_imports!(v1);
+host_imports!(v2);
+
+impl v2::http::Host for CallState {
+    async fn send(&mut self, request: v2::http::Request) -> Result<v2::http::Response, v2::http::HttpError> {
+        use v2::http::{HttpError, Method};
+        let method = match request.method {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        };
+        let request =
+            broker::Request { method: method.into(), url: request.url, headers: request.headers, body: request.body };
+        match self.http_send(request).await {
+            Ok(r) => Ok(v2::http::Response { status: r.status, headers: r.headers, body: r.body }),
+            Err(e) => Err(match e {
+                broker::BrokerError::NotGranted(_)
+                | broker::BrokerError::Insecure(_)
+                | broker::BrokerError::PrivateAddress(..) => HttpError::Denied(e.to_string()),
+                broker::BrokerError::BadRequest(_) => HttpError::InvalidRequest(e.to_string()),
+                broker::BrokerError::TooLarge(..) => HttpError::TooLarge(e.to_string()),
+                broker::BrokerError::Timeout => HttpError::Timeout,
+                broker::BrokerError::Dns(_)
+                | broker::BrokerError::TooManyRedirects
+                | broker::BrokerError::Failed(_) => HttpError::Unavailable(e.to_string()),
+            }),
+        }
     }
 }
 

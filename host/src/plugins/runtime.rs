@@ -1,6 +1,6 @@
 //! The engine, the linker, loading components and calling their roles.
 
-use super::bindings::{self, FullPlugin, classifier, crm, manifest, responder};
+use super::bindings::{self, v1, v2};
 use super::cache::{ArtifactCache, CacheOutcome};
 use super::error::{FailureKind, PluginError, truncate_chars};
 use super::host::{CallState, KvStore, MemoryKv, PluginConfig};
@@ -16,6 +16,65 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+/// A component's exports under the contract version it targets.
+enum Exports {
+    V1(v1::Exports),
+    V2(v2::Exports),
+}
+
+impl Exports {
+    fn version(&self) -> &'static str {
+        match self {
+            Exports::V1(_) => v1::WIT_VERSION,
+            Exports::V2(_) => v2::WIT_VERSION,
+        }
+    }
+}
+
+/// Run `$body` with `$b` naming the bindings module of the component's
+/// contract version and `$x` its export indices: the same code, per version.
+macro_rules! per_version {
+    ($exports:expr, $b:ident, $x:ident => $body:expr) => {
+        match $exports {
+            Exports::V1($x) => {
+                #[allow(unused_imports)]
+                use super::bindings::v1 as $b;
+                $body
+            }
+            Exports::V2($x) => {
+                #[allow(unused_imports)]
+                use super::bindings::v2 as $b;
+                $body
+            }
+        }
+    };
+}
+
+/// Check out a store (warm or fresh), load the role's guest from `$idx` and
+/// run `$call` with `$guest` and `$store` bound, under the call's deadline.
+/// Yields (store, instance used, calls it served, raw outcome).
+macro_rules! run_role {
+    ($self:ident, $role:expr, $ctx:expr, $deadline:expr, $idx:expr, |$guest:ident, $store:ident| $call:expr) => {{
+        let (mut $store, warm, calls) = $self.checkout($ctx, $deadline);
+        let mut used = None;
+        let raw = {
+            let run = async {
+                let instance = match warm {
+                    Some(instance) => instance,
+                    None => $self.instantiate(Some($role), &mut $store).await?,
+                };
+                used = Some(instance);
+                let $guest = $idx
+                    .load(&mut $store, &instance)
+                    .map_err(|e| $self.err(Some($role), FailureKind::InvalidComponent, root_cause(&e)))?;
+                Ok($call.await)
+            };
+            flatten(tokio::time::timeout($deadline + DEADLINE_GRACE, run).await)
+        };
+        ($store, used, calls, raw)
+    }};
+}
 
 /// How the runtime is set up. The defaults fit one host process.
 #[derive(Clone)]
@@ -44,13 +103,17 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// Who a call is made for: the tenant and the plugin's configuration for it.
+/// Who a call is made for: the tenant, the plugin's configuration for it and
+/// what the binding may reach over brokered HTTP.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     /// The tenant.
     pub tenant: String,
     /// The plugin's configuration for this tenant.
     pub config: PluginConfig,
+    /// Hosts the binding was granted, with the secret headers to inject
+    /// (the default grants nothing).
+    pub http: Arc<crate::broker::Policy>,
 }
 
 /// Facts about a loaded component, for `plugin inspect` and admins.
@@ -122,8 +185,12 @@ impl Runtime {
         // Components built by componentize-py or jco import many `wasi:*`
         // interfaces; they all resolve against a context that grants nothing.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        FullPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
-            .map_err(|e| anyhow::anyhow!("linking host imports: {e}"))?;
+        // Every contract version the host runs, side by side (their interface
+        // names differ by version, so they never collide).
+        v1::FullPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("linking host imports (0.1.0): {e}"))?;
+        v2::FullPlugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)
+            .map_err(|e| anyhow::anyhow!("linking host imports (0.2.0): {e}"))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), config.epoch_tick, stop_ticker.clone());
@@ -150,29 +217,26 @@ impl Runtime {
                 .map_err(|e| invalid(format!("compilation task failed: {e}")))?
                 .map_err(|e| invalid(format!("not a valid component: {}", root_cause(&e))))?;
 
-        // A component built against another version of the contract gets
-        // that said plainly, before the linker's lower-level complaint.
-        {
-            let ty = component.component_type();
-            let prefix = format!("{}/", bindings::PACKAGE);
-            let names = ty
-                .imports(&self.inner.engine)
-                .map(|(n, _)| n.to_string())
-                .chain(ty.exports(&self.inner.engine).map(|(n, _)| n.to_string()));
-            let mut other: Vec<String> = names
-                .filter_map(|n| n.strip_prefix(&prefix).and_then(|r| r.split_once('@')).map(|(_, v)| v.to_string()))
-                .filter(|v| v != bindings::WIT_VERSION)
-                .collect();
-            other.sort();
-            other.dedup();
-            if !other.is_empty() {
-                return Err(invalid(format!(
-                    "built against {}@{}; this host runs contract version {}",
-                    bindings::PACKAGE,
-                    other.join(", "),
-                    bindings::WIT_VERSION
-                )));
-            }
+        // A component built against a contract version this host does not
+        // run gets that said plainly, before the linker's lower-level complaint.
+        let ty = component.component_type();
+        let prefix = format!("{}/", bindings::PACKAGE);
+        let mut versions: Vec<String> = ty
+            .imports(&self.inner.engine)
+            .map(|(n, _)| n.to_string())
+            .chain(ty.exports(&self.inner.engine).map(|(n, _)| n.to_string()))
+            .filter_map(|n| n.strip_prefix(&prefix).and_then(|r| r.split_once('@')).map(|(_, v)| v.to_string()))
+            .collect();
+        versions.sort();
+        versions.dedup();
+        let unknown: Vec<&String> = versions.iter().filter(|v| !bindings::WIT_VERSIONS.contains(&v.as_str())).collect();
+        if !unknown.is_empty() {
+            return Err(invalid(format!(
+                "built against {}@{}; this host runs contract versions {}",
+                bindings::PACKAGE,
+                unknown.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "),
+                bindings::WIT_VERSIONS.join(", ")
+            )));
         }
         let pre = self
             .inner
@@ -180,36 +244,41 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("cannot be linked: {}", root_cause(&e))))?;
 
-        let manifest_idx = manifest::GuestIndices::new(&pre).map_err(|_| {
-            invalid(format!("does not export `{}/manifest@{}`", bindings::PACKAGE, bindings::WIT_VERSION))
-        })?;
-        let classifier = classifier::GuestIndices::new(&pre).ok();
-        let crm = crm::GuestIndices::new(&pre).ok();
-        let responder = responder::GuestIndices::new(&pre).ok();
+        // The version of its `manifest` export decides which contract it is called by.
+        let contract = if let Some(x) = v2::Exports::find(&pre) {
+            Exports::V2(x)
+        } else if let Some(x) = v1::Exports::find(&pre) {
+            Exports::V1(x)
+        } else {
+            return Err(invalid(format!(
+                "does not export `{}/manifest` (contract versions {})",
+                bindings::PACKAGE,
+                bindings::WIT_VERSIONS.join(", ")
+            )));
+        };
+        let (has_classifier, has_crm, has_responder) = per_version!(&contract, _b, x => {
+            (x.classifier.is_some(), x.crm.is_some(), x.responder.is_some())
+        });
         let mut roles = Vec::new();
-        if classifier.is_some() {
+        if has_classifier {
             roles.push(Role::Classifier);
         }
-        if crm.is_some() {
+        if has_crm {
             roles.push(Role::Crm);
         }
-        if responder.is_some() {
+        if has_responder {
             roles.push(Role::Responder);
         }
         if roles.is_empty() {
             return Err(invalid(format!(
-                "exports no role: a plugin must export at least one of `{p}/classifier`, `{p}/crm` or `{p}/responder` (version {v})",
+                "exports no role: a plugin must export at least one of `{p}/classifier`, `{p}/crm` or `{p}/responder`",
                 p = bindings::PACKAGE,
-                v = bindings::WIT_VERSION
             )));
         }
 
-        let ty = component.component_type();
         let imports: Vec<String> = ty.imports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
         let exports: Vec<String> = ty.exports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
-        let wit_version = exports
-            .iter()
-            .find_map(|e| e.strip_prefix(&format!("{}/manifest@", bindings::PACKAGE)).map(str::to_string));
+        let wit_version = Some(contract.version().to_string());
         let info = ComponentInfo { wit_version, roles: roles.clone(), imports, exports, size, sha256, cache };
 
         let instance_calls = match limits.instance_calls {
@@ -232,10 +301,7 @@ impl Runtime {
             info,
             limits,
             pre,
-            manifest_idx,
-            classifier,
-            crm,
-            responder,
+            contract,
             raw_phone_numbers: false,
         };
         let manifest = plugin.call_manifest().await?;
@@ -317,10 +383,8 @@ pub struct LoadedPlugin {
     info: ComponentInfo,
     limits: Limits,
     pre: InstancePre<CallState>,
-    manifest_idx: manifest::GuestIndices,
-    classifier: Option<classifier::GuestIndices>,
-    crm: Option<crm::GuestIndices>,
-    responder: Option<responder::GuestIndices>,
+    /// Its exports, by the contract version it was built against.
+    contract: Exports,
     /// Calls an instance serves before it is retired (1: a fresh instance per call).
     instance_calls: u32,
     /// Idle warm instances per (tenant, configuration).
@@ -406,7 +470,7 @@ impl LoadedPlugin {
             let key = (ctx.tenant.clone(), Arc::from(ctx.config.as_json()));
             let warm = self.warm.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key).and_then(Vec::pop);
             if let Some(mut w) = warm {
-                w.store.data_mut().reset_for_call();
+                w.store.data_mut().reset_for_call(ctx.http.clone(), Instant::now() + deadline);
                 self.arm(&mut w.store, deadline);
                 return (w.store, Some(w.instance), w.calls);
             }
@@ -452,6 +516,9 @@ impl LoadedPlugin {
             self.limits.memory_bytes,
             self.limits.stdio_bytes,
         );
+        let mut state = state;
+        state.http = ctx.http.clone();
+        state.deadline = Instant::now() + deadline;
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.memory);
         self.arm(&mut store, deadline);
@@ -535,19 +602,21 @@ impl LoadedPlugin {
         let raw = {
             let run = async {
                 let instance = self.instantiate(None, &mut store).await?;
-                let guest = self
-                    .manifest_idx
-                    .load(&mut store, &instance)
-                    .map_err(|e| self.err(None, FailureKind::InvalidComponent, root_cause(&e)))?;
-                Ok(guest.call_get(&mut store).await)
+                let manifest: wasmtime::Result<Manifest> = per_version!(&self.contract, _b, x => {
+                    let guest = x
+                        .manifest
+                        .load(&mut store, &instance)
+                        .map_err(|e| self.err(None, FailureKind::InvalidComponent, root_cause(&e)))?;
+                    guest.call_get(&mut store).await.map(Into::into)
+                });
+                Ok(manifest)
             };
             flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
         };
-        let info = self.judge(None, &store, deadline, raw).map_err(|mut e| {
+        self.judge(None, &store, deadline, raw).map_err(|mut e| {
             e.detail = format!("manifest: {}", e.detail);
             e
-        })?;
-        Ok(info.into())
+        })
     }
 
     /// Run the `classifier` role.
@@ -558,32 +627,27 @@ impl LoadedPlugin {
         context: &ConversationContext,
     ) -> Result<Vec<Intent>, PluginError> {
         let role = Role::Classifier;
-        let idx = self.classifier.as_ref().ok_or_else(|| self.missing(role))?;
+        if !self.has_role(role) {
+            return Err(self.missing(role));
+        }
         self.check_input(role, message)?;
         let deadline = self.limits.classify_deadline;
-        let mut msg = bindings::types::InboundMessage::from(message);
-        if !self.raw_phone_numbers {
-            msg.from = crate::domain::mask_phone(&msg.from);
-        }
-        let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
-        let (mut store, warm, calls) = self.checkout(ctx, deadline);
-        let mut used = None;
-        let raw = {
-            let run = async {
-                let instance = match warm {
-                    Some(instance) => instance,
-                    None => self.instantiate(Some(role), &mut store).await?,
-                };
-                used = Some(instance);
-                let guest = idx
-                    .load(&mut store, &instance)
-                    .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
-                Ok(guest.call_classify(&mut store, &msg, &cx).await)
-            };
-            flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
-        };
+        let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
+            let idx = x.classifier.as_ref().ok_or_else(|| self.missing(role))?;
+            let mut msg = b::types::InboundMessage::from(message);
+            if !self.raw_phone_numbers {
+                msg.from = crate::domain::mask_phone(&msg.from);
+            }
+            let cx = b::context(context, limits::MAX_HISTORY_TURNS);
+            let (store, used, calls, raw) =
+                run_role!(self, role, ctx, deadline, idx, |guest, store| guest.call_classify(&mut store, &msg, &cx));
+            let raw = map_raw(raw, |r| {
+                r.map(|v| v.into_iter().map(Into::into).collect::<Vec<Intent>>()).map_err(b::guest_error)
+            });
+            (store, used, calls, raw)
+        });
         let returned = self.judge(Some(role), &store, deadline, raw)?;
-        let intents: Vec<Intent> = self.guest_result(role, returned)?.into_iter().map(Into::into).collect();
+        let intents = self.guest_result(role, returned)?;
         limits::check_intents(&self.limits, &intents)
             .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
         self.checkin(ctx, store, used, calls);
@@ -593,7 +657,9 @@ impl LoadedPlugin {
     /// Run the `crm` role.
     pub async fn lookup(&self, ctx: &CallContext, phone: &str) -> Result<Option<CustomerProfile>, PluginError> {
         let role = Role::Crm;
-        let idx = self.crm.as_ref().ok_or_else(|| self.missing(role))?;
+        if !self.has_role(role) {
+            return Err(self.missing(role));
+        }
         if phone.len() > 64 {
             return Err(self.err(Some(role), FailureKind::InvalidInput, "phone number longer than 64 bytes"));
         }
@@ -606,24 +672,15 @@ impl LoadedPlugin {
             shown = crate::domain::mask_phone(phone);
             shown.as_str()
         };
-        let (mut store, warm, calls) = self.checkout(ctx, deadline);
-        let mut used = None;
-        let raw = {
-            let run = async {
-                let instance = match warm {
-                    Some(instance) => instance,
-                    None => self.instantiate(Some(role), &mut store).await?,
-                };
-                used = Some(instance);
-                let guest = idx
-                    .load(&mut store, &instance)
-                    .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
-                Ok(guest.call_lookup(&mut store, phone, &ctx.tenant).await)
-            };
-            flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
-        };
+        let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
+            let idx = x.crm.as_ref().ok_or_else(|| self.missing(role))?;
+            let (store, used, calls, raw) =
+                run_role!(self, role, ctx, deadline, idx, |guest, store| guest.call_lookup(&mut store, phone, &ctx.tenant));
+            let raw = map_raw(raw, |r| r.map(|p| p.map(CustomerProfile::from)).map_err(b::guest_error));
+            (store, used, calls, raw)
+        });
         let returned = self.judge(Some(role), &store, deadline, raw)?;
-        let profile: Option<CustomerProfile> = self.guest_result(role, returned)?.map(Into::into);
+        let profile = self.guest_result(role, returned)?;
         if let Some(p) = &profile {
             limits::check_profile(p).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
         }
@@ -640,47 +697,43 @@ impl LoadedPlugin {
         intents: &[Intent],
     ) -> Result<Decision, PluginError> {
         let role = Role::Responder;
-        let idx = self.responder.as_ref().ok_or_else(|| self.missing(role))?;
+        if !self.has_role(role) {
+            return Err(self.missing(role));
+        }
         self.check_input(role, message)?;
         let deadline = self.limits.respond_deadline;
-        let mut msg = bindings::types::InboundMessage::from(message);
-        if !self.raw_phone_numbers {
-            msg.from = crate::domain::mask_phone(&msg.from);
-        }
-        let cx = bindings::context(context, limits::MAX_HISTORY_TURNS);
-        let intents: Vec<bindings::types::Intent> =
-            intents.iter().take(self.limits.max_intents).map(Into::into).collect();
-        let (mut store, warm, calls) = self.checkout(ctx, deadline);
-        let mut used = None;
-        let raw = {
-            let run = async {
-                let instance = match warm {
-                    Some(instance) => instance,
-                    None => self.instantiate(Some(role), &mut store).await?,
-                };
-                used = Some(instance);
-                let guest = idx
-                    .load(&mut store, &instance)
-                    .map_err(|e| self.err(Some(role), FailureKind::InvalidComponent, root_cause(&e)))?;
-                Ok(guest.call_respond(&mut store, &msg, &cx, &intents).await)
-            };
-            flatten(tokio::time::timeout(deadline + DEADLINE_GRACE, run).await)
-        };
+        let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
+            let idx = x.responder.as_ref().ok_or_else(|| self.missing(role))?;
+            let mut msg = b::types::InboundMessage::from(message);
+            if !self.raw_phone_numbers {
+                msg.from = crate::domain::mask_phone(&msg.from);
+            }
+            let cx = b::context(context, limits::MAX_HISTORY_TURNS);
+            let intents: Vec<b::types::Intent> = intents.iter().take(self.limits.max_intents).map(Into::into).collect();
+            let (store, used, calls, raw) = run_role!(self, role, ctx, deadline, idx, |guest, store| guest
+                .call_respond(&mut store, &msg, &cx, &intents));
+            let raw = map_raw(raw, |r| r.map(Decision::from).map_err(b::guest_error));
+            (store, used, calls, raw)
+        });
         let returned = self.judge(Some(role), &store, deadline, raw)?;
-        let decision: Decision = self.guest_result(role, returned)?.into();
+        let decision = self.guest_result(role, returned)?;
         limits::check_decision(&self.limits, &decision)
             .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
         self.checkin(ctx, store, used, calls);
         Ok(decision)
     }
 
-    fn guest_result<T>(&self, role: Role, r: Result<T, bindings::types::PluginError>) -> Result<T, PluginError> {
-        r.map_err(|e| {
-            let mut message = e.message;
+    fn guest_result<T>(&self, role: Role, r: Result<T, (&'static str, String)>) -> Result<T, PluginError> {
+        r.map_err(|(kind, mut message)| {
             truncate_chars(&mut message, 500);
-            self.err(Some(role), FailureKind::Guest, format!("{}: {message}", bindings::error_kind_name(e.kind)))
+            self.err(Some(role), FailureKind::Guest, format!("{kind}: {message}"))
         })
     }
+}
+
+/// Convert the value inside a raw outcome.
+fn map_raw<T, U>(raw: Raw<T>, f: impl FnOnce(T) -> U) -> Raw<U> {
+    raw.map(|r| r.map(|w| w.map(f)))
 }
 
 fn flatten<T>(r: Result<Result<wasmtime::Result<T>, PluginError>, tokio::time::error::Elapsed>) -> Raw<T> {

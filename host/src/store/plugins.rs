@@ -614,6 +614,62 @@ impl Store {
     }
 }
 
+/// Where a secret goes: into the plugin's configuration, or as a header the
+/// broker adds to the plugin's HTTP requests to one host.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SecretHeader {
+    /// The host (lower case) whose requests get the header.
+    pub host: String,
+    /// The header name.
+    pub name: String,
+}
+
+/// A stored secret, for building plugin sets only. Its `Debug` hides the value.
+#[derive(Clone)]
+pub struct StoredSecret {
+    /// The tenant.
+    pub tenant: String,
+    /// The plugin.
+    pub plugin: String,
+    /// The secret's name.
+    pub name: String,
+    /// The value. Never logged.
+    pub value: String,
+    /// Injected as this header instead of given to the plugin.
+    pub header: Option<SecretHeader>,
+}
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSecret")
+            .field("tenant", &self.tenant)
+            .field("plugin", &self.plugin)
+            .field("name", &self.name)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret as admins see it: never the value.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SecretListing {
+    /// The secret's name.
+    pub name: String,
+    /// The header it is injected as, if it is one.
+    pub header: Option<SecretHeader>,
+    /// Who set it.
+    pub updated_by: String,
+    /// When (Unix milliseconds).
+    pub updated_at: i64,
+}
+
+fn header_of(host: Option<String>, name: Option<String>) -> Option<SecretHeader> {
+    match (host, name) {
+        (Some(host), Some(name)) => Some(SecretHeader { host, name }),
+        _ => None,
+    }
+}
+
 impl Store {
     /// Set (or with `None`, delete) a tenant's secret for a plugin; audited
     /// without its value. Returns whether anything changed.
@@ -622,16 +678,17 @@ impl Store {
         tenant: &str,
         plugin: &str,
         name: &str,
-        value: Option<&str>,
+        value: Option<(&str, Option<&SecretHeader>)>,
         actor: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await?;
         let now = self.now();
         let changed = match value {
-            Some(v) => sqlx::query(
-                "INSERT INTO plugin_secrets (tenant_id, plugin, name, value, updated_by, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (tenant_id, plugin, name) DO UPDATE SET value = $4, updated_by = $5, updated_at = $6",
+            Some((v, header)) => sqlx::query(
+                "INSERT INTO plugin_secrets (tenant_id, plugin, name, value, updated_by, updated_at, header_host, header_name)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (tenant_id, plugin, name) DO UPDATE
+                 SET value = $4, updated_by = $5, updated_at = $6, header_host = $7, header_name = $8",
             )
             .bind(tenant)
             .bind(plugin)
@@ -639,6 +696,8 @@ impl Store {
             .bind(v)
             .bind(actor)
             .bind(now)
+            .bind(header.map(|h| h.host.as_str()))
+            .bind(header.map(|h| h.name.as_str()))
             .execute(&mut *tx)
             .await?
             .rows_affected(),
@@ -658,7 +717,10 @@ impl Store {
                 action,
                 Some(tenant),
                 Some(plugin),
-                &serde_json::json!({ "name": name }),
+                &match value.and_then(|(_, h)| h) {
+                    Some(h) => serde_json::json!({ "name": name, "header": h }),
+                    None => serde_json::json!({ "name": name }),
+                },
                 now,
             )
             .await?;
@@ -667,27 +729,42 @@ impl Store {
         Ok(changed)
     }
 
-    /// The names of a tenant's secrets for a plugin, with who set them when (never the values).
-    pub async fn secret_names(&self, tenant: &str, plugin: &str) -> StoreResult<Vec<(String, String, i64)>> {
+    /// A tenant's secrets for a plugin: names, headers, who set them when (never the values).
+    pub async fn secret_names(&self, tenant: &str, plugin: &str) -> StoreResult<Vec<SecretListing>> {
         Ok(sqlx::query(
-            "SELECT name, updated_by, updated_at FROM plugin_secrets WHERE tenant_id = $1 AND plugin = $2 ORDER BY name",
+            "SELECT name, updated_by, updated_at, header_host, header_name FROM plugin_secrets
+             WHERE tenant_id = $1 AND plugin = $2 ORDER BY name",
         )
         .bind(tenant)
         .bind(plugin)
         .fetch_all(&self.reader)
         .await?
         .into_iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .map(|r| SecretListing {
+            name: r.get(0),
+            updated_by: r.get(1),
+            updated_at: r.get(2),
+            header: header_of(r.get(3), r.get(4)),
+        })
         .collect())
     }
 
-    /// Every secret: (tenant, plugin, name, value). For building plugin sets only.
-    pub async fn all_secrets(&self) -> StoreResult<Vec<(String, String, String, String)>> {
-        Ok(sqlx::query("SELECT tenant_id, plugin, name, value FROM plugin_secrets ORDER BY tenant_id, plugin, name")
-            .fetch_all(&self.reader)
-            .await?
-            .into_iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect())
+    /// Every secret. For building plugin sets only.
+    pub async fn all_secrets(&self) -> StoreResult<Vec<StoredSecret>> {
+        Ok(sqlx::query(
+            "SELECT tenant_id, plugin, name, value, header_host, header_name FROM plugin_secrets
+             ORDER BY tenant_id, plugin, name",
+        )
+        .fetch_all(&self.reader)
+        .await?
+        .into_iter()
+        .map(|r| StoredSecret {
+            tenant: r.get(0),
+            plugin: r.get(1),
+            name: r.get(2),
+            value: r.get(3),
+            header: header_of(r.get(4), r.get(5)),
+        })
+        .collect())
     }
 }

@@ -13,9 +13,9 @@ use smsdesk::server;
 use smsdesk_artifacts::test_guests::{GREETER_V1, GREETER_V2};
 use std::time::{Duration, Instant};
 
-const OPS: &str = "token-of-host-admin-ops-01";
+pub const OPS: &str = "token-of-host-admin-ops-01";
 
-fn config(dir: &std::path::Path) -> Config {
+pub fn config(dir: &std::path::Path) -> Config {
     let _ = (tenant, log_provider, first_party_plugins);
     Config {
         data_dir: dir.to_path_buf(),
@@ -34,7 +34,7 @@ fn config(dir: &std::path::Path) -> Config {
     }
 }
 
-async fn upload(base: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub async fn upload(base: &str, bytes: Vec<u8>) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{base}/admin/v1/plugins"))
         .bearer_auth(OPS)
@@ -48,7 +48,7 @@ async fn upload(base: &str, bytes: Vec<u8>) -> (u16, Value) {
 }
 
 /// The bot replies of `contact`'s ticket.
-async fn bot_replies(base: &str, contact: &str, n: usize) -> Vec<String> {
+pub async fn bot_replies(base: &str, contact: &str, n: usize) -> Vec<String> {
     let t = ticket_when(base, ANA_AGENT, contact, |t| {
         t["messages"].as_array().unwrap().iter().filter(|m| m["author"] == "bot").count() >= n
     })
@@ -105,7 +105,7 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     let p1 = up["plugin"].clone();
     assert_eq!((p1["name"].as_str(), p1["version"].as_str()), (Some("greeter"), Some("1.0.0")));
     assert_eq!(p1["roles"], json!(["responder"]));
-    assert_eq!(p1["wit_version"], "0.1.0");
+    assert_eq!(p1["wit_version"], "0.2.0");
     assert_eq!(p1["size"].as_u64(), Some(v1.len() as u64));
     let (status, again) = upload(&base, v1.clone()).await;
     assert_eq!((status, again["created"].as_bool()), (200, Some(false)));
@@ -123,12 +123,15 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
         assert!(out["error"].as_str().unwrap().to_lowercase().contains(why), "{why}: {out}");
     }
     // A component for another contract version (v1 with every
-    // `smsdesk:plugin/…@0.1.0` name rewritten to @0.9.0, same length).
-    let other_contract = replace_all(&v1, b"smsdesk:plugin/", b"@0.1.0", b"@0.9.0");
+    // `smsdesk:plugin/…@0.2.0` name rewritten to @0.9.0, same length).
+    let other_contract = replace_all(&v1, b"smsdesk:plugin/", b"@0.2.0", b"@0.9.0");
     let (status, out) = upload(&base, other_contract).await;
     assert_eq!(status, 400, "{out}");
     let why = out["error"].as_str().unwrap();
-    assert!(why.contains("built against smsdesk:plugin@0.9.0") && why.contains("runs contract version 0.1.0"), "{why}");
+    assert!(
+        why.contains("built against smsdesk:plugin@0.9.0") && why.contains("runs contract versions 0.1.0, 0.2.0"),
+        "{why}"
+    );
     let list = call(&base, Method::GET, "/admin/v1/plugins", OPS, None).await.1;
     assert_eq!(list["plugins"].as_array().unwrap().len(), 1);
 
@@ -338,6 +341,7 @@ async fn a_watched_plugin_file_is_reloaded_when_it_changes() {
         role: smsdesk::domain::Role::Responder,
         plugin: file.display().to_string(),
         config: None,
+        grants: vec![],
     });
     let host = server::start(c).await.unwrap();
     let base = format!("http://{}", host.addr);
@@ -708,6 +712,7 @@ async fn phone_numbers_reach_only_plugins_that_ask_for_them() {
         role: smsdesk::domain::Role::Responder,
         plugin: smsdesk_artifacts::test_guests::ECHO_FROM.path.into(),
         config: None,
+        grants: vec![],
     });
     let host = server::start(c).await.unwrap();
     let base = format!("http://{}", host.addr);

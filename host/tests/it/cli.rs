@@ -32,15 +32,15 @@ fn inspect_shows_each_first_party_plugins_roles() {
         let text = stdout(&out);
         assert!(text.contains(&format!("name:         {}", guest.name)), "{text}");
         assert!(text.contains(&format!("roles:        {role}\n")), "{text}");
-        assert!(text.contains("wit version:  0.1.0"), "{text}");
+        assert!(text.contains("wit version:  0.2.0"), "{text}");
 
         let out = smsdesk(&["plugin", "inspect", guest.path, "--json"]);
         assert!(out.status.success(), "{}", stderr(&out));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json["name"], guest.name);
         assert_eq!(json["roles"], serde_json::json!([role]));
-        assert_eq!(json["wit_version"], "0.1.0");
-        assert!(json["imports"].as_array().unwrap().iter().any(|i| i == "smsdesk:plugin/config@0.1.0"));
+        assert_eq!(json["wit_version"], "0.2.0");
+        assert!(json["imports"].as_array().unwrap().iter().any(|i| i == "smsdesk:plugin/config@0.2.0"));
     }
 }
 

@@ -45,9 +45,19 @@ pub fn first_party_plugins() -> Vec<PluginBindingConfig> {
     )
     .unwrap();
     vec![
-        PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: Some(crm) },
-        PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None },
-        PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+        PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: Some(crm), grants: vec![] },
+        PluginBindingConfig {
+            role: Role::Classifier,
+            plugin: "builtin:keyword-intents".into(),
+            config: None,
+            grants: vec![],
+        },
+        PluginBindingConfig {
+            role: Role::Responder,
+            plugin: "builtin:faq-responder".into(),
+            config: None,
+            grants: vec![],
+        },
     ]
 }
 
@@ -230,8 +240,14 @@ async fn a_plugin_that_traps_hands_the_conversation_to_a_human() {
             role: Role::Classifier,
             plugin: smsdesk_artifacts::test_guests::TRAPPER.path.into(),
             config: None,
+            grants: vec![],
         },
-        PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+        PluginBindingConfig {
+            role: Role::Responder,
+            plugin: "builtin:faq-responder".into(),
+            config: None,
+            grants: vec![],
+        },
     ];
     let host = start(dir.path(), vec![tenant(log_provider(), plugins)]).await;
     let base = format!("http://{}", host.addr);
@@ -550,8 +566,14 @@ async fn a_failing_binding_is_suspended_and_its_messages_go_to_humans() {
             role: Role::Classifier,
             plugin: smsdesk_artifacts::test_guests::TRAPPER.path.into(),
             config: None,
+            grants: vec![],
         },
-        PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None },
+        PluginBindingConfig {
+            role: Role::Responder,
+            plugin: "builtin:faq-responder".into(),
+            config: None,
+            grants: vec![],
+        },
     ];
     let host = start(dir.path(), vec![tenant(log_provider(), plugins)]).await;
     let base = format!("http://{}", host.addr);

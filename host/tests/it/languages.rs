@@ -42,9 +42,19 @@ fn polyglot_tenant() -> TenantConfig {
     let mut t = crate::host::tenant(crate::host::log_provider(), vec![]);
     t.plugins = vec![
         crm,
-        PluginBindingConfig { role: Role::Classifier, plugin: plugin("regex-intents.wasm"), config: None },
-        PluginBindingConfig { role: Role::Classifier, plugin: plugin("damage-report.wasm"), config: None },
-        PluginBindingConfig { role: Role::Responder, plugin: plugin("order-desk.wasm"), config: None },
+        PluginBindingConfig {
+            role: Role::Classifier,
+            plugin: plugin("regex-intents.wasm"),
+            config: None,
+            grants: vec![],
+        },
+        PluginBindingConfig {
+            role: Role::Classifier,
+            plugin: plugin("damage-report.wasm"),
+            config: None,
+            grants: vec![],
+        },
+        PluginBindingConfig { role: Role::Responder, plugin: plugin("order-desk.wasm"), config: None, grants: vec![] },
     ];
     t
 }
@@ -145,7 +155,8 @@ async fn a_python_plugin_cannot_read_files_or_open_sockets() {
 
 /// The `calls:N` label of a py-probe answer: how many calls its instance served.
 async fn probe_calls(p: &smsdesk::plugins::LoadedPlugin, tenant: &str, config: &str) -> Result<String, String> {
-    let call = CallContext { tenant: tenant.into(), config: PluginConfig::parse(config).unwrap() };
+    let call =
+        CallContext { tenant: tenant.into(), config: PluginConfig::parse(config).unwrap(), ..Default::default() };
     let intents = p.classify(&call, &message("probe"), &context()).await.map_err(|e| e.to_string())?;
     Ok(intents.iter().find(|i| i.label.starts_with("calls:")).unwrap().label.clone())
 }
@@ -183,7 +194,11 @@ async fn a_javascript_plugin_cannot_reach_the_network() {
     let bytes = std::fs::read(example_plugins().join("js-probe.wasm")).unwrap();
     let probe = runtime.load("js-probe", bytes, Limits::default()).await.unwrap();
     assert!(!probe.info().imports.iter().any(|i| i.starts_with("wasi:http")), "no wasi:http import");
-    let call = CallContext { tenant: "acme".into(), config: PluginConfig::parse(&format!("url = {url:?}")).unwrap() };
+    let call = CallContext {
+        tenant: "acme".into(),
+        config: PluginConfig::parse(&format!("url = {url:?}")).unwrap(),
+        ..Default::default()
+    };
     let err = probe.classify(&call, &message("probe"), &context()).await.unwrap_err();
     assert_eq!(err.kind, FailureKind::Trap, "{err}");
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -20,8 +20,8 @@ async fn first_party_plugins_declare_their_roles() {
         assert_eq!(plugin.roles(), roles.as_slice());
         assert_eq!(plugin.manifest().roles, roles);
         assert_eq!(plugin.manifest().version, "0.1.0");
-        assert_eq!(plugin.info().wit_version.as_deref(), Some("0.1.0"));
-        assert!(plugin.info().imports.iter().any(|i| i == "smsdesk:plugin/config@0.1.0"));
+        assert_eq!(plugin.info().wit_version.as_deref(), Some("0.2.0"));
+        assert!(plugin.info().imports.iter().any(|i| i == "smsdesk:plugin/config@0.2.0"));
     }
 }
 

@@ -10,6 +10,7 @@ mod inbox;
 mod languages;
 mod loading;
 mod plugin_authoring;
+mod plugin_http;
 mod reports;
 mod restart;
 mod sandbox;

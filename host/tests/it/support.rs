@@ -46,11 +46,11 @@ pub fn context() -> ConversationContext {
 }
 
 pub fn call(tenant: &str) -> CallContext {
-    CallContext { tenant: tenant.into(), config: PluginConfig::default() }
+    CallContext { tenant: tenant.into(), config: PluginConfig::default(), ..Default::default() }
 }
 
 pub fn call_with(tenant: &str, config: &str) -> CallContext {
-    CallContext { tenant: tenant.into(), config: PluginConfig::parse(config).expect("config") }
+    CallContext { tenant: tenant.into(), config: PluginConfig::parse(config).expect("config"), ..Default::default() }
 }
 
 /// Proves the host still serves: a good plugin classifies right after a failure.

@@ -15,7 +15,7 @@
 use proc_macro::{Delimiter, Spacing, TokenStream, TokenTree};
 
 /// The WIT package the SDK is built against, as a path on the build machine.
-const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/v0.1.0");
+const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/v0.2.0");
 
 /// The roles in their canonical order (the order of the WIT world names).
 const ROLES: [&str; 3] = ["classifier", "crm", "responder"];
@@ -150,10 +150,11 @@ fn render(ty: &str, world: &str, roles: &[&str]) -> String {
                 path: {WIT_DIR:?},
                 runtime_path: "::smsdesk_sdk::__private::wit_bindgen::rt",
                 with: {{
-                    "smsdesk:plugin/types@0.1.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::types,
-                    "smsdesk:plugin/logging@0.1.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::logging,
-                    "smsdesk:plugin/config@0.1.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::config,
-                    "smsdesk:plugin/kv@0.1.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::kv,
+                    "smsdesk:plugin/types@0.2.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::types,
+                    "smsdesk:plugin/logging@0.2.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::logging,
+                    "smsdesk:plugin/config@0.2.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::config,
+                    "smsdesk:plugin/kv@0.2.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::kv,
+                    "smsdesk:plugin/http@0.2.0": ::smsdesk_sdk::__private::bindings::smsdesk::plugin::http,
                 }},
             }});
         }}

@@ -1,0 +1,253 @@
+//! Contract 0.2.0's brokered `http` import, end to end, and contract 0.1.0
+//! still running beside it: a CRM plugin reaching a local CRM with the
+//! tenant's API key injected by the host, refusals coming back to the plugin
+//! as error values (never traps), and a plugin built against the frozen
+//! 0.1.0 contract loading, running and being inspected as such.
+
+use crate::admin::{OPS, bot_replies, config, upload};
+use crate::host::text;
+use crate::support::{context, message, runtime};
+use crate::tickets::{ANA_AGENT, call, ticket_when};
+use axum::extract::Query;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use reqwest::Method;
+use serde_json::{Value, json};
+use smsdesk::broker::Policy;
+use smsdesk::plugins::{CallContext, FailureKind, PluginConfig};
+use smsdesk::server;
+use smsdesk_artifacts::test_guests::{CRM_HTTP, LEGACY_V010};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+const CRM_KEY: &str = "Bearer crm-key-5d1e9";
+const DANA: &str = "+15550910001";
+
+/// A CRM on 127.0.0.1 that knows Dana, insists on its API key, and
+/// remembers the `authorization` header of every request.
+async fn crm_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new()
+        .route(
+            "/customers",
+            get(move |headers: HeaderMap, Query(q): Query<HashMap<String, String>>| {
+                let log = log.clone();
+                async move {
+                    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                    log.lock().unwrap().push(auth.clone());
+                    if auth != CRM_KEY {
+                        return (StatusCode::UNAUTHORIZED, "missing API key").into_response();
+                    }
+                    match q.get("phone").map(String::as_str) {
+                        Some(DANA) => axum::Json(json!({
+                            "id": "crm-77", "name": "Dana", "tier": "gold",
+                            "last-order-id": "7731", "order-status": "packed"
+                        }))
+                        .into_response(),
+                        _ => StatusCode::NOT_FOUND.into_response(),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/redirect",
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                (StatusCode::FOUND, [(header::LOCATION, q.get("to").cloned().unwrap_or_default())]).into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, seen)
+}
+
+/// Every grant a local test needs for `localhost`.
+fn local_grants() -> Vec<String> {
+    ["outbound-http:localhost", "outbound-http-insecure:localhost", "outbound-http-private:localhost"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn ctx(url: &str, grants: &[String], key: bool) -> CallContext {
+    let mut policy = Policy::from_grants(grants);
+    if key {
+        policy.secret_headers = vec![("localhost".into(), "Authorization".into(), CRM_KEY.into())];
+    }
+    CallContext {
+        tenant: "acme".into(),
+        config: PluginConfig::parse(&format!("url = {url:?}")).unwrap(),
+        http: Arc::new(policy),
+    }
+}
+
+#[tokio::test]
+async fn a_refused_request_reaches_the_plugin_as_an_error_value_never_a_trap() {
+    let (port, seen) = crm_server().await;
+    let rt = runtime();
+    let bytes = CRM_HTTP.read().unwrap();
+    let plugin = rt.load("crm-http", bytes, Default::default()).await.unwrap();
+    assert_eq!(plugin.info().wit_version.as_deref(), Some("0.2.0"));
+    let local = format!("http://localhost:{port}");
+    let cases: Vec<(&str, CallContext, &str)> = vec![
+        ("nothing granted", ctx(&local, &[], true), "host `localhost` is not granted"),
+        (
+            "HTTPS only",
+            ctx(&local, &["outbound-http:localhost".into()], true),
+            "plain HTTP to `localhost` is not granted",
+        ),
+        (
+            "no loopback without the private grant",
+            ctx(&local, &local_grants()[..2], true),
+            "`localhost` resolves to a non-public address",
+        ),
+        (
+            "another host than the one granted",
+            ctx(&format!("http://127.0.0.1:{port}"), &local_grants(), true),
+            "host `127.0.0.1` is not granted",
+        ),
+        (
+            "a redirect to a host not granted",
+            ctx(&format!("{local}/redirect?to=http://169.254.169.254/latest&x="), &local_grants(), true),
+            "host `169.254.169.254` is not granted",
+        ),
+    ];
+    for (case, call, why) in cases {
+        let err = plugin.lookup(&call, DANA).await.unwrap_err();
+        // The plugin got the refusal as a value and reported it itself.
+        assert_eq!(err.kind, FailureKind::Guest, "{case}: {err}");
+        assert!(err.detail.starts_with("denied: HTTP denied: "), "{case}: {err}");
+        assert!(err.detail.contains(why), "{case}: {err}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "nothing reached the CRM: {:?}", seen.lock().unwrap());
+
+    // Granted but without the key: the CRM answers 401, which the plugin reports.
+    let err = plugin.lookup(&ctx(&local, &local_grants(), false), DANA).await.unwrap_err();
+    assert!(err.detail.contains("CRM answered 401"), "{err}");
+    // The plugin's own authorization header went out when no secret replaces it.
+    assert_eq!(seen.lock().unwrap().last().map(String::as_str), Some("plugin-made-this-up"));
+
+    // Granted, with the key: the same loaded plugin answers.
+    let profile = plugin.lookup(&ctx(&local, &local_grants(), true), DANA).await.unwrap().unwrap();
+    assert_eq!((profile.id.as_str(), profile.name.as_deref()), ("crm-77", Some("Dana")));
+    assert!(profile.attributes.contains(&("last-order-id".to_string(), "7731".to_string())));
+    assert_eq!(seen.lock().unwrap().last().map(String::as_str), Some(CRM_KEY), "the injected key won");
+    assert_eq!(plugin.lookup(&ctx(&local, &local_grants(), true), "+15550919999").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
+    let (port, seen) = crm_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let (status, up) = upload(&base, CRM_HTTP.read().unwrap()).await;
+    assert_eq!(status, 201, "{up}");
+    assert_eq!(up["plugin"]["wit_version"], "0.2.0");
+    assert_eq!(up["plugin"]["capabilities"], json!(["outbound-http:localhost", "raw-phone-numbers"]));
+
+    // Denied until granted: the admin sees what it asks for.
+    let path = "/admin/v1/tenants/acme/bindings/crm/crm-http";
+    let body = |grants: Vec<String>| json!({"version_id": up["plugin"]["id"], "config": {"url": format!("http://localhost:{port}")}, "grants": grants});
+    let (status, out) = call(&base, Method::PUT, path, OPS, Some(body(vec!["raw-phone-numbers".into()]))).await;
+    assert_eq!(status, 409, "{out}");
+    assert!(out["error"].as_str().unwrap().contains("outbound-http:localhost"), "{out}");
+    let mut grants = local_grants();
+    grants.push("raw-phone-numbers".into());
+    let (status, out) = call(&base, Method::PUT, path, OPS, Some(body(grants))).await;
+    assert_eq!(status, 200, "{out}");
+
+    // The CRM's key is a header secret: the host adds it, the plugin never sees it.
+    let secret = "/admin/v1/tenants/acme/plugins/crm-http/secrets/crm-key";
+    let header = json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Authorization"}});
+    for bad in [
+        json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Bad Header"}}),
+        json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Host"}}),
+        json!({"value": "a\r\nb", "header": {"host": "localhost", "name": "Authorization"}}),
+    ] {
+        let (status, out) = call(&base, Method::PUT, secret, OPS, Some(bad)).await;
+        assert_eq!(status, 400, "{out}");
+        assert!(!out.to_string().contains(CRM_KEY), "{out}");
+    }
+    assert_eq!(call(&base, Method::PUT, secret, OPS, Some(header)).await.0, 204);
+    let (_, listed) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/crm-http/secrets", OPS, None).await;
+    assert_eq!(listed["secrets"][0]["header"], json!({"host": "localhost", "name": "Authorization"}));
+    assert!(!listed.to_string().contains(CRM_KEY), "{listed}");
+
+    // A customer asks where their order is: the profile came over HTTP.
+    assert_eq!(text(&base, "SMhttp1", DANA, "where is my order?").await.status(), 200);
+    let replies = bot_replies(&base, DANA, 1).await;
+    assert!(replies[0].starts_with("Hi Dana! Your order #7731 is packed"), "{replies:?}");
+    assert_eq!(seen.lock().unwrap().as_slice(), [CRM_KEY], "one lookup, with the injected key");
+    let t = ticket_when(&base, ANA_AGENT, DANA, |t| !t["traces"].as_array().unwrap().is_empty()).await;
+    assert!(t["traces"].as_array().unwrap().iter().any(|x| x["plugin"] == "crm-http" && x["outcome"] == "ok"), "{t}");
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"smsdesk_plugin_http_requests_total{tenant="acme",plugin="crm-http",outcome="2xx"}"#),
+        "{metrics}"
+    );
+
+    // Without the key the CRM refuses; the conversation goes to a person and
+    // the trace says why.
+    assert_eq!(call(&base, Method::DELETE, secret, OPS, None).await.0, 204);
+    let carol = "+15550910002";
+    assert_eq!(text(&base, "SMhttp2", carol, "where is my order?").await.status(), 200);
+    let t = ticket_when(&base, ANA_AGENT, carol, |t| {
+        t["traces"].as_array().unwrap().iter().any(|x| x["plugin"] == "crm-http")
+    })
+    .await;
+    let trace = t["traces"].as_array().unwrap().iter().find(|x| x["plugin"] == "crm-http").unwrap().clone();
+    assert!(trace["detail"].as_str().unwrap().contains("CRM answered 401"), "{trace}");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_built_against_0_1_0_still_runs() {
+    // In the runtime: it loads as 0.1.0 and its 0.1.0 imports work.
+    let rt = runtime();
+    let legacy = rt.load("legacy-v010", LEGACY_V010.read().unwrap(), Default::default()).await.unwrap();
+    assert_eq!(legacy.info().wit_version.as_deref(), Some("0.1.0"));
+    assert!(legacy.info().imports.iter().all(|i| !i.contains("smsdesk:plugin/http")), "{:?}", legacy.info().imports);
+    let cc = crate::support::call_with("acme", "greeting = \"hey\"");
+    let intents = legacy.classify(&cc, &message("hello there"), &context()).await.unwrap();
+    assert_eq!(intents[0].label, "greeting");
+    for n in 1..=2 {
+        let d = legacy.respond(&cc, &message("hello there"), &context(), &intents).await.unwrap();
+        assert_eq!(d.reply.as_deref(), Some(format!("hey from 0.1.0 (greeting, call {n})").as_str()));
+    }
+
+    // `plugin inspect` says which contract each targets.
+    let cli = env!("CARGO_BIN_EXE_smsdesk");
+    for (guest, version) in [(&LEGACY_V010, "0.1.0"), (&CRM_HTTP, "0.2.0")] {
+        let out = std::process::Command::new(cli).args(["plugin", "inspect", guest.path]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.lines().any(|l| l.starts_with("wit version:") && l.ends_with(version)), "{stdout}");
+    }
+
+    // On a live host, installed beside 0.2.0 plugins, it answers customers.
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let (status, up) = upload(&base, LEGACY_V010.read().unwrap()).await;
+    assert_eq!(status, 201, "{up}");
+    assert_eq!(up["plugin"]["wit_version"], "0.1.0");
+    let (status, out) = call(
+        &base,
+        Method::PUT,
+        "/admin/v1/tenants/acme/bindings/responder/legacy-v010",
+        OPS,
+        Some(json!({"version_id": up["plugin"]["id"], "config": {"greeting": "howdy"}, "grants": ["key-value"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(text(&base, "SMold1", "+15550920001", "hello").await.status(), 200);
+    let replies: Vec<String> = bot_replies(&base, "+15550920001", 1).await;
+    // The tenant's configured classifier (0.2.0) found no `greeting`; the 0.1.0 responder answered.
+    assert!(replies[0].starts_with("howdy from 0.1.0 ("), "{replies:?}");
+    let v: Value = call(&base, Method::GET, "/admin/v1/plugins", OPS, None).await.1;
+    assert!(v.to_string().contains("\"wit_version\":\"0.1.0\""), "{v}");
+    host.shutdown().await;
+}
