@@ -61,6 +61,31 @@ impl Policy {
     }
 }
 
+/// Check a grant string: `key-value`, `raw-phone-numbers`,
+/// `outbound-http:HOST`, `outbound-http-insecure:HOST` or
+/// `outbound-http-private:HOST`. A typo would otherwise grant nothing, silently.
+pub fn check_grant(grant: &str) -> Result<(), String> {
+    let host = ["outbound-http:", "outbound-http-insecure:", "outbound-http-private:"]
+        .iter()
+        .find_map(|p| grant.strip_prefix(p));
+    let ok = match host {
+        Some(h) => {
+            !h.is_empty()
+                && h.len() <= 253
+                && h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '[' | ']'))
+        }
+        None => grant == "key-value" || grant == "raw-phone-numbers",
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown grant `{grant}`: use key-value, raw-phone-numbers, outbound-http:HOST, \
+             outbound-http-insecure:HOST or outbound-http-private:HOST"
+        ))
+    }
+}
+
 /// A plugin's request.
 #[derive(Debug, Clone)]
 pub struct Request {

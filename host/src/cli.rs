@@ -215,6 +215,10 @@ enum PluginCommand {
     Disable(BindingArgs),
     /// Go back to the version bound before.
     Rollback(BindingArgs),
+    /// A tenant's write-only secrets for a plugin: configuration values, or
+    /// headers the host adds to the plugin's HTTP requests to one host.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Run a component over a tenant's stored messages (from the database of
     /// a configuration) and report what it would have decided next to what
     /// happened. Offline: nothing is sent or changed.
@@ -249,6 +253,49 @@ enum PluginCommand {
         #[arg(long, default_value = "table")]
         format: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Set a secret; the value is read from standard input (never from the
+    /// command line, where other users and shell history would see it).
+    Set {
+        #[command(flatten)]
+        target: SecretArgs,
+        /// The secret's name (a-z, 0-9, - and _).
+        name: String,
+        /// Inject it as a header on requests to this host instead of giving it to the plugin …
+        #[arg(long, requires = "header_name")]
+        header_host: Option<String>,
+        /// … under this header name (for example `Authorization`).
+        #[arg(long, requires = "header_host")]
+        header_name: Option<String>,
+    },
+    /// Delete a secret.
+    Delete {
+        #[command(flatten)]
+        target: SecretArgs,
+        /// The secret's name.
+        name: String,
+    },
+    /// List the names (never the values).
+    List {
+        #[command(flatten)]
+        target: SecretArgs,
+    },
+}
+
+/// Whose secrets.
+#[derive(Debug, Args)]
+struct SecretArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
+    /// The tenant.
+    #[arg(long)]
+    tenant: String,
+    /// The plugin's name.
+    #[arg(long)]
+    plugin: String,
 }
 
 /// Where the admin API is and who calls it.
@@ -487,6 +534,7 @@ fn run(cli: Cli) -> Result<()> {
             Command::Plugin(PluginCommand::Enable(b)) => binding_action(b, "enable").await,
             Command::Plugin(PluginCommand::Disable(b)) => binding_action(b, "disable").await,
             Command::Plugin(PluginCommand::Rollback(b)) => binding_action(b, "rollback").await,
+            Command::Plugin(PluginCommand::Secret(c)) => secret(c).await,
             Command::Serve { config } => {
                 let config = crate::config::Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
                 serve(config, None).await
@@ -719,6 +767,60 @@ async fn admin_call(
         bail!("{status}: {why}");
     }
     Ok(json)
+}
+
+async fn secret(command: SecretCommand) -> Result<()> {
+    let base = |t: &SecretArgs| format!("/admin/v1/tenants/{}/plugins/{}/secrets", t.tenant, t.plugin);
+    match command {
+        SecretCommand::Set { target, name, header_host, header_name } => {
+            let mut value = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut value)
+                .context("reading the secret from stdin")?;
+            let value = value.trim_end_matches(['\r', '\n']).to_string();
+            if value.is_empty() {
+                bail!("no secret on standard input (pipe it in: `printf %s \"$TOKEN\" | smsdesk plugin secret set …`)");
+            }
+            let mut body = serde_json::json!({ "value": value });
+            if let (Some(host), Some(header)) = (&header_host, &header_name) {
+                body["header"] = serde_json::json!({ "host": host, "name": header });
+            }
+            let path = format!("{}/{name}", base(&target));
+            admin_call(&target.admin, reqwest::Method::PUT, &path, AdminBody::Json(body)).await?;
+            match (header_host, header_name) {
+                (Some(host), Some(header)) => {
+                    println!("set `{name}` for {} in {}: sent as `{header}` to {host}", target.plugin, target.tenant)
+                }
+                _ => println!("set `{name}` for {} in {}", target.plugin, target.tenant),
+            }
+            Ok(())
+        }
+        SecretCommand::Delete { target, name } => {
+            let path = format!("{}/{name}", base(&target));
+            admin_call(&target.admin, reqwest::Method::DELETE, &path, AdminBody::None).await?;
+            println!("deleted `{name}` for {} in {}", target.plugin, target.tenant);
+            Ok(())
+        }
+        SecretCommand::List { target } => {
+            let listed = admin_call(&target.admin, reqwest::Method::GET, &base(&target), AdminBody::None).await?;
+            let secrets = listed["secrets"].as_array().cloned().unwrap_or_default();
+            if secrets.is_empty() {
+                println!("no secrets for {} in {}", target.plugin, target.tenant);
+            }
+            for s in secrets {
+                let header = match (s["header"]["name"].as_str(), s["header"]["host"].as_str()) {
+                    (Some(n), Some(h)) => format!("header `{n}` to {h}"),
+                    _ => "configuration value".into(),
+                };
+                println!(
+                    "{:<24} {:<40} set by {}",
+                    s["name"].as_str().unwrap_or_default(),
+                    header,
+                    s["updated_by"].as_str().unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 async fn binding_action(b: BindingArgs, action: &str) -> Result<()> {

@@ -393,6 +393,11 @@ impl Config {
         }
         let mut numbers = std::collections::HashSet::new();
         for t in &self.tenants {
+            for b in &t.plugins {
+                for g in &b.grants {
+                    crate::broker::check_grant(g).map_err(|e| format!("tenant `{}`: {}: {e}", t.id, b.plugin))?;
+                }
+            }
             let ok = !t.id.is_empty()
                 && t.id.len() <= 64
                 && t.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
@@ -534,6 +539,13 @@ mod tests {
             (base.replace("\"sat 10:00-14:00\"", "\"sat 14:00-10:00\""), "the window is empty"),
             (base.replace("token_sha256 = \"9f8a", "token_sha256 = \"zz8a"), "64 hex digits"),
             (base.replace("id = \"kim\"", "id = \"sam\""), "configured twice"),
+            (
+                base.replace(
+                    "plugin = \"builtin:keyword-intents\"",
+                    "plugin = \"builtin:keyword-intents\"\ngrants = [\"outbound-http-privat:localhost\"]",
+                ),
+                "unknown grant `outbound-http-privat:localhost`",
+            ),
         ];
         let dir = std::env::temp_dir().join(format!("smsdesk-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

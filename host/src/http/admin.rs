@@ -166,6 +166,11 @@ pub struct BindBody {
     grants: Option<Vec<String>>,
 }
 
+/// Refuse grants the host does not know.
+fn check_grant_names(grants: &[String]) -> Result<(), ApiError> {
+    grants.iter().try_for_each(|g| crate::broker::check_grant(g)).map_err(ApiError::BadRequest)
+}
+
 /// Refuse a version that asks for capabilities not granted, showing the difference.
 fn check_grants(
     version: &crate::store::PluginVersion,
@@ -249,6 +254,7 @@ pub async fn bind(
         .or_else(|| existing.as_ref().map(|m| m.config.clone()))
         .unwrap_or_else(|| serde_json::json!({}));
     let grants = b.grants.clone().or_else(|| existing.as_ref().map(|m| m.grants.clone())).unwrap_or_default();
+    check_grant_names(&grants)?;
     let current = match &existing {
         Some(m) => state.store.plugin_version(m.version_id).await?,
         None => None,
@@ -442,6 +448,7 @@ pub async fn shadow_start(
     let config =
         b.config.or_else(|| existing.as_ref().map(|m| m.config.clone())).unwrap_or_else(|| serde_json::json!({}));
     let grants = b.grants.or_else(|| existing.as_ref().map(|m| m.grants.clone())).unwrap_or_default();
+    check_grant_names(&grants)?;
     check_grants(&version, &grants, None)?;
     crate::plugins::PluginConfig::from_json_value(config.clone())
         .map_err(|e| ApiError::BadRequest(format!("`config`: {e}")))?;

@@ -137,7 +137,7 @@ async fn a_refused_request_reaches_the_plugin_as_an_error_value_never_a_trap() {
     assert_eq!(plugin.lookup(&ctx(&local, &local_grants(), true), "+15550919999").await.unwrap(), None);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
     let (port, seen) = crm_server().await;
     let dir = tempfile::tempdir().unwrap();
@@ -151,6 +151,9 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
     // Denied until granted: the admin sees what it asks for.
     let path = "/admin/v1/tenants/acme/bindings/crm/crm-http";
     let body = |grants: Vec<String>| json!({"version_id": up["plugin"]["id"], "config": {"url": format!("http://localhost:{port}")}, "grants": grants});
+    let (status, out) = call(&base, Method::PUT, path, OPS, Some(body(vec!["outbound-htp:localhost".into()]))).await;
+    assert_eq!(status, 400, "{out}");
+    assert!(out["error"].as_str().unwrap().contains("unknown grant `outbound-htp:localhost`"), "{out}");
     let (status, out) = call(&base, Method::PUT, path, OPS, Some(body(vec!["raw-phone-numbers".into()]))).await;
     assert_eq!(status, 409, "{out}");
     assert!(out["error"].as_str().unwrap().contains("outbound-http:localhost"), "{out}");
@@ -161,7 +164,6 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
 
     // The CRM's key is a header secret: the host adds it, the plugin never sees it.
     let secret = "/admin/v1/tenants/acme/plugins/crm-http/secrets/crm-key";
-    let header = json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Authorization"}});
     for bad in [
         json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Bad Header"}}),
         json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Host"}}),
@@ -171,7 +173,29 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
         assert_eq!(status, 400, "{out}");
         assert!(!out.to_string().contains(CRM_KEY), "{out}");
     }
-    assert_eq!(call(&base, Method::PUT, secret, OPS, Some(header)).await.0, 204);
+    // Set through the CLI, the value on stdin (never on the command line).
+    let cli = |args: &[&str], stdin: &str| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["plugin", "secret"])
+            .args(args)
+            .args(["--server", &base, "--tenant", "acme", "--plugin", "crm-http"])
+            .env("SMSDESK_ADMIN_TOKEN", OPS)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = cli(&["set", "crm-key", "--header-host", "localhost", "--header-name", "Authorization"], CRM_KEY);
+    assert!(said.contains("sent as `Authorization` to localhost"), "{said}");
+    let listed = cli(&["list"], "");
+    assert!(listed.contains("crm-key") && listed.contains("header `Authorization` to localhost"), "{listed}");
+    assert!(!listed.contains(CRM_KEY), "{listed}");
     let (_, listed) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/crm-http/secrets", OPS, None).await;
     assert_eq!(listed["secrets"][0]["header"], json!({"host": "localhost", "name": "Authorization"}));
     assert!(!listed.to_string().contains(CRM_KEY), "{listed}");
@@ -191,7 +215,8 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
 
     // Without the key the CRM refuses; the conversation goes to a person and
     // the trace says why.
-    assert_eq!(call(&base, Method::DELETE, secret, OPS, None).await.0, 204);
+    assert!(cli(&["delete", "crm-key"], "").contains("deleted `crm-key`"));
+    assert_eq!(call(&base, Method::DELETE, secret, OPS, None).await.0, 404);
     let carol = "+15550910002";
     assert_eq!(text(&base, "SMhttp2", carol, "where is my order?").await.status(), 200);
     let t = ticket_when(&base, ANA_AGENT, carol, |t| {
