@@ -232,6 +232,41 @@ async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<Vec<SocketAddr>, Bro
     Ok(addrs)
 }
 
+/// Most clients kept (each holds its idle keep-alive connections).
+const MAX_CLIENTS: usize = 256;
+
+/// A client that connects `host` only to `addrs` (the addresses that were
+/// checked), kept for the next request to the same host and addresses.
+///
+/// Building a client loads the TLS trust store (about 50 ms here), and a
+/// kept client reuses its keep-alive connection: a brokered request to a
+/// host seen before costs about what a native one does (`BENCHMARKS.md`).
+/// The key includes the checked addresses, so a name that resolves
+/// differently gets a new client pinned to the new, checked addresses.
+/// Clients carry no state between requests (no cookies; secret headers are
+/// set per request), so sharing one across plugins and tenants is safe.
+fn client_for(host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, BrokerError> {
+    type Clients = std::collections::HashMap<(String, Vec<SocketAddr>), reqwest::Client>;
+    static CLIENTS: std::sync::OnceLock<std::sync::Mutex<Clients>> = std::sync::OnceLock::new();
+    let key = (host.to_string(), addrs.to_vec());
+    let clients = CLIENTS.get_or_init(Default::default);
+    if let Some(c) = clients.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(c.clone());
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve_to_addrs(host, addrs)
+        .no_proxy()
+        .build()
+        .map_err(|e| BrokerError::Failed(e.to_string()))?;
+    let mut map = clients.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= MAX_CLIENTS {
+        map.clear();
+    }
+    map.insert(key, client.clone());
+    Ok(client)
+}
+
 /// Send `request` under `policy`, finishing by `deadline`.
 pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Result<Response, BrokerError> {
     if request.body.len() > policy.max_request_bytes {
@@ -248,14 +283,8 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
         let addrs = vet(policy, &url).await?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         // Connect to the addresses that were checked (in order), not to a second lookup.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve_to_addrs(&host, &addrs)
-            .no_proxy()
-            .timeout(remaining.min(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| BrokerError::Failed(e.to_string()))?;
-        let mut req = client.request(method.clone(), url.clone());
+        let client = client_for(&host, &addrs)?;
+        let mut req = client.request(method.clone(), url.clone()).timeout(remaining.min(Duration::from_secs(30)));
         let secrets: Vec<&(String, String, String)> =
             policy.secret_headers.iter().filter(|(h, _, _)| *h == host).collect();
         for (name, value) in &request.headers {
