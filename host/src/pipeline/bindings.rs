@@ -241,8 +241,12 @@ impl Bindings {
             // The tenant's secrets for this plugin come with its configuration.
             let config = config.with_secrets(&state.secrets_for(tenant_id, plugin.name()));
             let http = state.http_policy(tenant_id, plugin.name(), &grants);
-            let bound =
-                Bound { plugin, call: CallContext { tenant: tenant_id.to_string(), config, http }, role, breaker };
+            let bound = Bound {
+                plugin,
+                call: CallContext { tenant: tenant_id.to_string(), config, http, kv_space: None },
+                role,
+                breaker,
+            };
             match role {
                 Role::Crm => plugins.crm.push(bound),
                 Role::Classifier => plugins.classifiers.push(bound),
@@ -263,9 +267,11 @@ impl Bindings {
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .with_secrets(&state.secrets_for(tenant_id, plugin.name()));
             let http = state.http_policy(tenant_id, plugin.name(), &spec.run.grants);
+            // Its own key-value space: what it writes never reaches the active version.
+            let kv_space = Some(Arc::from(format!("shadow-{}", spec.run.id)));
             let bound = Bound {
                 plugin,
-                call: CallContext { tenant: tenant_id.to_string(), config, http },
+                call: CallContext { tenant: tenant_id.to_string(), config, http, kv_space },
                 role,
                 breaker: Default::default(),
             };

@@ -273,6 +273,8 @@ pub struct CallState {
     pub kv_allowed: bool,
     /// What the binding may reach over HTTP (empty: nothing).
     pub http: Arc<broker::Policy>,
+    /// A key-value space of the call's own (a shadow candidate's).
+    pub kv_space: Option<Arc<str>>,
     /// When the current call must be finished (brokered requests get what remains).
     pub deadline: Instant,
     pub http_requests: u32,
@@ -287,8 +289,9 @@ pub struct CallState {
 impl CallState {
     /// Make a state kept with a warm instance ready for its next call: the
     /// per-call counters and captured output start over.
-    pub fn reset_for_call(&mut self, http: Arc<broker::Policy>, deadline: Instant) {
-        self.http = http;
+    pub fn reset_for_call(&mut self, ctx: &super::CallContext, deadline: Instant) {
+        self.http = ctx.http.clone();
+        self.kv_space = ctx.kv_space.clone();
         self.deadline = deadline;
         self.http_requests = 0;
         self.logs_written = 0;
@@ -326,6 +329,7 @@ impl CallState {
             kv,
             kv_allowed,
             http: Arc::new(broker::Policy::default()),
+            kv_space: None,
             deadline: Instant::now(),
             http_requests: 0,
             logs_written: 0,
@@ -338,7 +342,11 @@ impl CallState {
     }
 
     fn scope(&self) -> KvScope {
-        KvScope { plugin: self.plugin.to_string(), tenant: self.tenant.clone() }
+        let plugin = match &self.kv_space {
+            Some(space) => format!("{}#{space}", self.plugin),
+            None => self.plugin.to_string(),
+        };
+        KvScope { plugin, tenant: self.tenant.clone() }
     }
 }
 

@@ -114,6 +114,9 @@ pub struct CallContext {
     /// Hosts the binding was granted, with the secret headers to inject
     /// (the default grants nothing).
     pub http: Arc<crate::broker::Policy>,
+    /// A key-value space of its own instead of the (plugin, tenant) one: a
+    /// shadow candidate's, so it can never change what the active version reads.
+    pub kv_space: Option<Arc<str>>,
 }
 
 /// Facts about a loaded component, for `plugin inspect` and admins.
@@ -470,7 +473,7 @@ impl LoadedPlugin {
             let key = (ctx.tenant.clone(), Arc::from(ctx.config.as_json()));
             let warm = self.warm.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key).and_then(Vec::pop);
             if let Some(mut w) = warm {
-                w.store.data_mut().reset_for_call(ctx.http.clone(), Instant::now() + deadline);
+                w.store.data_mut().reset_for_call(ctx, Instant::now() + deadline);
                 self.arm(&mut w.store, deadline);
                 return (w.store, Some(w.instance), w.calls);
             }
@@ -517,8 +520,7 @@ impl LoadedPlugin {
             self.limits.stdio_bytes,
         );
         let mut state = state;
-        state.http = ctx.http.clone();
-        state.deadline = Instant::now() + deadline;
+        state.reset_for_call(ctx, Instant::now() + deadline);
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.memory);
         self.arm(&mut store, deadline);

@@ -723,3 +723,47 @@ async fn phone_numbers_reach_only_plugins_that_ask_for_them() {
     assert_eq!(t["profile"]["name"], "Ana");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_shadow_candidate_has_a_key_value_space_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let (_, up) = upload(&base, std::fs::read(smsdesk_artifacts::test_guests::KV_COUNTER.path).unwrap()).await;
+    let body = json!({"version_id": up["plugin"]["id"], "grants": ["key-value"]});
+    let (status, out) =
+        call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/classifier/kv-counter", OPS, Some(body.clone()))
+            .await;
+    assert_eq!(status, 200, "{out}");
+    // The same version in the shadow of the classifier role: were the space
+    // shared, each message would count twice and the active version would
+    // see the candidate's writes.
+    let (status, out) = call(&base, Method::POST, "/admin/v1/tenants/acme/shadow", OPS, Some(body)).await;
+    assert_eq!(status, 201, "{out}");
+    let active_counts = |from: &'static str| {
+        let base = base.clone();
+        async move {
+            let t = ticket_when(&base, ANA_AGENT, from, |t| {
+                t["traces"].as_array().unwrap().iter().any(|x| x["plugin"] == "kv-counter" && x["outcome"] == "ok")
+            })
+            .await;
+            t["traces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|x| x["plugin"] == "kv-counter")
+                .map(|x| x["detail"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+    };
+    for (i, from) in ["+15550810001", "+15550810002", "+15550810003"].into_iter().enumerate() {
+        assert_eq!(text(&base, &format!("SMkvs{i}"), from, "hello").await.status(), 200);
+        let detail = active_counts(from).await;
+        assert!(detail.contains(&format!("count-{}", i + 1)), "message {}: {detail}", i + 1);
+        // Wait for the candidate's comparison before the next message.
+        let stats = shadow_when(&base, |r| r["messages"] == i + 1).await;
+        assert_eq!(stats["agreement_rate"], 1.0, "the candidate counted in its own space: {stats:#}");
+    }
+    host.shutdown().await;
+}

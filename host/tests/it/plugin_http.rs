@@ -80,6 +80,7 @@ fn ctx(url: &str, grants: &[String], key: bool) -> CallContext {
         tenant: "acme".into(),
         config: PluginConfig::parse(&format!("url = {url:?}")).unwrap(),
         http: Arc::new(policy),
+        kv_space: None,
     }
 }
 
