@@ -422,18 +422,25 @@ fn run(cli: Cli) -> Result<()> {
             }
             Command::Plugin(PluginCommand::List { admin }) => {
                 let list = admin_call(&admin, reqwest::Method::GET, "/admin/v1/plugins", AdminBody::None).await?;
-                println!("{:<5} {:<24} {:<10} {:<22} {:>9}  status", "id", "name", "version", "roles", "bytes");
+                println!(
+                    "{:<5} {:<24} {:<10} {:<6} {:<22} {:>9}  {:<8} capabilities",
+                    "id", "name", "version", "wit", "roles", "bytes", "status"
+                );
+                let strings = |v: &serde_json::Value| -> Vec<String> {
+                    v.as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect()
+                };
                 for p in list["plugins"].as_array().into_iter().flatten() {
-                    let roles: Vec<&str> =
-                        p["roles"].as_array().into_iter().flatten().filter_map(|r| r.as_str()).collect();
+                    let capabilities = strings(&p["capabilities"]);
                     println!(
-                        "{:<5} {:<24} {:<10} {:<22} {:>9}  {}",
+                        "{:<5} {:<24} {:<10} {:<6} {:<22} {:>9}  {:<8} {}",
                         p["id"],
                         p["name"].as_str().unwrap_or_default(),
                         p["version"].as_str().unwrap_or_default(),
-                        roles.join(","),
+                        p["wit_version"].as_str().unwrap_or_default(),
+                        strings(&p["roles"]).join(","),
                         p["size"],
-                        p["status"].as_str().unwrap_or_default()
+                        p["status"].as_str().unwrap_or_default(),
+                        if capabilities.is_empty() { "-".to_string() } else { capabilities.join(",") }
                     );
                 }
                 Ok(())

@@ -307,6 +307,9 @@ async fn the_plugin_cli_installs_lists_and_rolls_back_over_the_admin_api() {
     let out = cli(&["plugin", "list"]);
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(listed.contains("greeter") && listed.contains("1.0.0") && listed.contains("2.0.0"), "{listed}");
+    // Each version with its contract version and what it asks for.
+    let v2_line = listed.lines().find(|l| l.contains("greeter") && l.contains("2.0.0")).unwrap();
+    assert!(v2_line.contains(" 0.2.0 ") && v2_line.ends_with("outbound-http:crm.example.com"), "{listed}");
     let out = cli(&["plugin", "rollback", "--tenant", "acme", "--role", "responder", "--plugin", "greeter"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text(&base, "SMc2", "+15550300002", "hi").await.status(), 200);
