@@ -235,6 +235,14 @@ async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<Vec<SocketAddr>, Bro
 /// Most clients kept (each holds its idle keep-alive connections).
 const MAX_CLIENTS: usize = 256;
 
+type Clients = std::collections::HashMap<(String, Vec<SocketAddr>), reqwest::Client>;
+
+/// The kept clients, by (host, checked addresses).
+fn clients() -> &'static std::sync::Mutex<Clients> {
+    static CLIENTS: std::sync::OnceLock<std::sync::Mutex<Clients>> = std::sync::OnceLock::new();
+    CLIENTS.get_or_init(Default::default)
+}
+
 /// A client that connects `host` only to `addrs` (the addresses that were
 /// checked), kept for the next request to the same host and addresses.
 ///
@@ -246,16 +254,19 @@ const MAX_CLIENTS: usize = 256;
 /// Clients carry no state between requests (no cookies; secret headers are
 /// set per request), so sharing one across plugins and tenants is safe.
 fn client_for(host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, BrokerError> {
-    type Clients = std::collections::HashMap<(String, Vec<SocketAddr>), reqwest::Client>;
-    static CLIENTS: std::sync::OnceLock<std::sync::Mutex<Clients>> = std::sync::OnceLock::new();
-    let key = (host.to_string(), addrs.to_vec());
-    let clients = CLIENTS.get_or_init(Default::default);
+    // A name served round-robin comes back in another order each time: the
+    // set, not the order, names the client.
+    let mut addrs = addrs.to_vec();
+    addrs.sort();
+    addrs.dedup();
+    let key = (host.to_string(), addrs.clone());
+    let clients = clients();
     if let Some(c) = clients.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(c.clone());
     }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(host, addrs)
+        .resolve_to_addrs(host, &addrs)
         .no_proxy()
         .build()
         .map_err(|e| BrokerError::Failed(e.to_string()))?;
@@ -346,6 +357,21 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_client_per_host_and_address_set_whatever_the_order() {
+        let a: SocketAddr = "93.184.215.14:443".parse().unwrap();
+        let b: SocketAddr = "93.184.215.15:443".parse().unwrap();
+        let host = "round-robin.broker-test.example";
+        client_for(host, &[a, b]).unwrap();
+        client_for(host, &[b, a]).unwrap();
+        client_for(host, &[b, a, b]).unwrap();
+        let kept = |h: &str| clients().lock().unwrap().keys().filter(|(k, _)| k == h).count();
+        assert_eq!(kept(host), 1);
+        // Another set is another client, pinned to its own addresses.
+        client_for(host, &[a]).unwrap();
+        assert_eq!(kept(host), 2);
+    }
 
     #[test]
     fn non_public_ranges() {
