@@ -442,7 +442,9 @@ impl Config {
 fn check_tickets(t: &TenantConfig) -> Result<(), String> {
     let err = |e: String| format!("tenant `{}`: {e}", t.id);
     let tk = &t.tickets;
-    crate::tickets::BusinessHours::parse(&tk.business_hours, &t.time_zone).map_err(|e| err(format!("tickets.{e}")))?;
+    crate::tickets::BusinessHours::parse(&tk.business_hours, &t.time_zone)
+        .and_then(|h| h.with_holidays(&tk.holidays))
+        .map_err(|e| err(format!("tickets.{e}")))?;
     if let Some(p) = &tk.prefix
         && (p.is_empty() || p.len() > 16 || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     {
@@ -538,6 +540,10 @@ mod tests {
             (format!("{base}\nunknown_key = 1\n"), "unknown field `unknown_key`"),
             (base.replace("\"sat 10:00-14:00\"", "\"sat 14:00-10:00\""), "the window is empty"),
             (base.replace("token_sha256 = \"9f8a", "token_sha256 = \"zz8a"), "64 hex digits"),
+            (
+                base.replace("\"2027-01-01 New Year's Day\"", "\"01/01/2027\""),
+                "does not start with a date like 2026-12-25",
+            ),
             (base.replace("id = \"kim\"", "id = \"sam\""), "configured twice"),
             (
                 base.replace(

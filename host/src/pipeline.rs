@@ -515,7 +515,7 @@ impl Pipeline {
             let people_own = decision.handoff.is_some() || human_owned;
             if people_own && !tickets.after_hours_reply.is_empty() && !hours.is_open(now) {
                 let back = hours.next_open(now);
-                let when = back.to_zoned_datetime(hours.time_zone().clone()).strftime("%A at %H:%M").to_string();
+                let when = hours.describe(now, back);
                 let mut vars = std::collections::BTreeMap::new();
                 vars.insert("next_open".to_string(), when);
                 if let Ok(text) = crate::messaging::template::render(&tickets.after_hours_reply, &vars) {

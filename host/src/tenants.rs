@@ -44,6 +44,7 @@ impl Tenants {
                 quiet_hours: QuietHours::from_config(&c.consent.quiet_hours).unwrap_or_default(),
                 // Checked at load too; a bad schedule falls back to the default one.
                 business_hours: crate::tickets::BusinessHours::parse(&c.tickets.business_hours, &c.time_zone)
+                    .and_then(|h| h.with_holidays(&c.tickets.holidays))
                     .or_else(|_| {
                         crate::tickets::BusinessHours::parse(&[crate::tickets::hours::DEFAULT_HOURS.into()], "UTC")
                     })

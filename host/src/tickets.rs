@@ -209,6 +209,11 @@ pub struct TicketsConfig {
     /// When the team works, in the tenant's time zone (`"mon-fri 09:00-17:00"`, `"24/7"`).
     #[serde(default = "default_hours")]
     pub business_hours: Vec<String>,
+    /// Whole days the team is off, in the tenant's time zone
+    /// (`"2026-12-25"`, or with a name: `"2026-12-25 Christmas Day"`): SLA
+    /// clocks stop and the after-hours notice names the day people are back.
+    #[serde(default)]
+    pub holidays: Vec<String>,
     /// Sent once per handoff that happens outside business hours (never
     /// while a bot handles the conversation); `{next_open}` is replaced by
     /// when the team is back. An empty text turns it off.
@@ -232,6 +237,7 @@ impl Default for TicketsConfig {
             prefix: None,
             reopen_window_hours: default_reopen_hours(),
             business_hours: default_hours(),
+            holidays: Vec::new(),
             after_hours_reply: default_after_hours(),
             sla: SlaConfig::default(),
             csat: CsatConfig::default(),

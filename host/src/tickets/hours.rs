@@ -1,5 +1,6 @@
 //! Business hours and SLA due times: a weekly schedule in the tenant's time
-//! zone; "N business minutes after t" counts only minutes inside it.
+//! zone, less the tenant's holidays; "N business minutes after t" counts only
+//! minutes inside it.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -10,6 +11,8 @@ use jiff::tz::TimeZone;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessHours {
     days: [Vec<(u16, u16)>; 7],
+    /// Whole days closed whatever the weekly schedule says.
+    holidays: std::collections::BTreeSet<Date>,
     tz: TimeZone,
     /// How the schedule was written, for messages.
     pub text: String,
@@ -68,11 +71,38 @@ impl BusinessHours {
         if days.iter().all(Vec::is_empty) {
             return Err("business hours: no open window in the week".into());
         }
-        Ok(BusinessHours { days, tz: zone, text: lines.join(", ") })
+        Ok(BusinessHours { days, holidays: Default::default(), tz: zone, text: lines.join(", ") })
+    }
+
+    /// Close these whole days (local dates): `"2026-12-25"`, optionally
+    /// followed by a name (`"2026-12-25 Christmas Day"`). At most 366.
+    pub fn with_holidays(mut self, lines: &[String]) -> Result<BusinessHours, String> {
+        if lines.len() > 366 {
+            return Err(format!("holidays: {} listed; at most 366", lines.len()));
+        }
+        for line in lines {
+            let date = line.split_whitespace().next().unwrap_or_default();
+            let date: Date =
+                date.parse().map_err(|_| format!("holidays: {line:?} does not start with a date like 2026-12-25"))?;
+            self.holidays.insert(date);
+        }
+        Ok(self)
+    }
+
+    /// When the team is back, for a customer: `"Monday at 09:00"` within
+    /// the coming week, with the date when further (`"Monday 4 January at 09:00"`).
+    pub fn describe(&self, now: Timestamp, back: Timestamp) -> String {
+        let local = back.to_zoned_datetime(self.tz.clone());
+        let far = back.duration_since(now) >= jiff::SignedDuration::from_hours(6 * 24);
+        let format = if far { "%A %-d %B at %H:%M" } else { "%A at %H:%M" };
+        local.strftime(format).to_string()
     }
 
     /// The open windows of `date`, as instants.
     fn windows(&self, date: Date) -> Vec<(Timestamp, Timestamp)> {
+        if self.holidays.contains(&date) {
+            return Vec::new();
+        }
         let day = date.weekday().to_monday_zero_offset() as usize;
         self.days[day].iter().filter_map(|(s, e)| Some((self.instant(date, *s)?, self.instant(date, *e)?))).collect()
     }
@@ -106,7 +136,7 @@ impl BusinessHours {
         let mut date = t.to_zoned_datetime(self.tz.clone()).date();
         // A week always has an open window (checked at parse), so this ends;
         // the bound guards against a calendar that runs out.
-        for _ in 0..(7 * 60 + minutes / 60 + 8) {
+        for _ in 0..(7 * 60 + minutes / 60 + 8 + self.holidays.len() as i64) {
             for (start, end) in self.windows(date) {
                 if end <= t {
                     continue;
@@ -188,6 +218,26 @@ mod tests {
         assert_eq!(w.add_business(at("2026-03-06T16:00:00"), 120), at("2026-03-09T10:00:00"));
         let all = hours(&["24/7"]);
         assert_eq!(all.add_business(at("2026-11-28T23:30:00"), 60), at("2026-11-29T00:30:00"));
+    }
+
+    #[test]
+    fn holidays_are_closed_all_day() {
+        // 2026-12-25 is a Friday; the office also closes 28 Dec – 1 Jan.
+        let mut lines = vec!["2026-12-25 Christmas Day".to_string()];
+        lines.extend(["2026-12-28", "2026-12-29", "2026-12-30", "2026-12-31", "2027-01-01"].map(String::from));
+        let h = hours(&[DEFAULT_HOURS]).with_holidays(&lines).unwrap();
+        assert!(!h.is_open(at("2026-12-25T10:00:00")));
+        assert!(h.is_open(at("2026-12-24T10:00:00")));
+        // Thursday 16:30 + 60 business minutes: 30 that day, the rest after the break.
+        assert_eq!(h.add_business(at("2026-12-24T16:30:00"), 60), at("2027-01-04T09:30:00"));
+        let back = h.next_open(at("2026-12-24T18:00:00"));
+        assert_eq!(back, at("2027-01-04T09:00:00"));
+        // Far away: the date is named; within the week, the day is enough.
+        assert_eq!(h.describe(at("2026-12-24T18:00:00"), back), "Monday 4 January at 09:00");
+        let friday = at("2026-11-27T18:00:00");
+        assert_eq!(h.describe(friday, h.next_open(friday)), "Monday at 09:00");
+        let bad = hours(&[DEFAULT_HOURS]).with_holidays(&["25/12/2026".to_string()]).unwrap_err();
+        assert!(bad.contains("2026-12-25"), "{bad}");
     }
 
     #[test]

@@ -377,6 +377,27 @@ async fn sla_due_times_count_business_hours_and_overdue_tickets_are_flagged() {
 }
 
 #[tokio::test]
+async fn holidays_stop_the_sla_clock_and_the_notice_names_the_day_people_are_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(ny("2026-12-24T18:00:00"));
+    let mut t = helpdesk_tenant();
+    t.tickets.business_hours = vec!["mon-fri 09:00-17:00".into()];
+    t.tickets.holidays =
+        ["2026-12-25 Christmas Day", "2026-12-28", "2026-12-29", "2026-12-30", "2026-12-31", "2027-01-01"]
+            .map(String::from)
+            .to_vec();
+    let host = start_with(dir.path(), vec![t], clock.clone()).await;
+    let base = format!("http://{}", host.addr);
+    // Christmas Eve after closing: the team is back Monday 4 January.
+    assert_eq!(text(&base, "SMh1", ANA, "I want to talk to a human").await.status(), 200);
+    let t = ticket_when(&base, ANA_AGENT, ANA, |t| messages(t).iter().any(|(a, _, _)| a == "system")).await;
+    let notice = messages(&t).into_iter().find(|(a, _, _)| a == "system").unwrap().1;
+    assert!(notice.contains("from Monday 4 January at 09:00"), "{notice}");
+    assert_eq!(t["first_response_due"].as_i64(), Some(ny("2027-01-04T10:00:00")));
+    host.shutdown().await;
+}
+
+#[tokio::test]
 async fn one_tenants_users_can_never_read_or_change_anothers_tickets() {
     let dir = tempfile::tempdir().unwrap();
     let host = start_with(dir.path(), vec![helpdesk_tenant(), other_tenant()], Clock::system()).await;
