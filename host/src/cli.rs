@@ -347,6 +347,28 @@ struct RunArgs {
     /// An intent given to a responder, as LABEL=CONFIDENCE (repeatable).
     #[arg(long = "intent", value_parser = parse_intent)]
     intents: Vec<Intent>,
+    /// Grant the call a capability (repeatable), as an admin would a
+    /// binding: `outbound-http:HOST`, plus `outbound-http-insecure:HOST` and
+    /// `outbound-http-private:HOST` to try a CRM on this machine. Without
+    /// one, the plugin's HTTP requests are refused.
+    #[arg(long = "grant", value_parser = parse_grant)]
+    grants: Vec<String>,
+    /// A header the host adds to requests to HOST, as `HOST:NAME`; its value
+    /// comes from the environment variable `SMSDESK_HEADER_SECRET` (kept out
+    /// of the command line).
+    #[arg(long, value_parser = parse_header_target)]
+    header_secret: Option<(String, String)>,
+}
+
+fn parse_grant(s: &str) -> Result<String, String> {
+    crate::broker::check_grant(s).map(|_| s.to_string())
+}
+
+fn parse_header_target(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((host, name)) if !host.is_empty() && !name.is_empty() => Ok((host.to_ascii_lowercase(), name.to_string())),
+        _ => Err("expected HOST:HEADER-NAME, e.g. crm.example.com:Authorization".into()),
+    }
 }
 
 fn parse_intent(s: &str) -> Result<Intent, String> {
@@ -688,7 +710,14 @@ async fn run_role(args: RunArgs) -> Result<()> {
             plugin.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
-    let ctx = CallContext { tenant: args.tenant.clone(), config, ..Default::default() };
+    let mut policy = crate::broker::Policy::from_grants(&args.grants);
+    if let Some((host, name)) = &args.header_secret {
+        let value = std::env::var("SMSDESK_HEADER_SECRET")
+            .context("--header-secret needs the value in the SMSDESK_HEADER_SECRET environment variable")?;
+        policy.secret_headers.push((host.clone(), name.clone(), value));
+    }
+    let ctx =
+        CallContext { tenant: args.tenant.clone(), config, http: std::sync::Arc::new(policy), ..Default::default() };
     let message = InboundMessage {
         id: "cli-1".into(),
         tenant: args.tenant.clone(),

@@ -84,7 +84,7 @@ fn ctx(url: &str, grants: &[String], key: bool) -> CallContext {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_request_reaches_the_plugin_as_an_error_value_never_a_trap() {
     let (port, seen) = crm_server().await;
     let rt = runtime();
@@ -136,6 +136,39 @@ async fn a_refused_request_reaches_the_plugin_as_an_error_value_never_a_trap() {
     assert!(profile.attributes.contains(&("last-order-id".to_string(), "7731".to_string())));
     assert_eq!(seen.lock().unwrap().last().map(String::as_str), Some(CRM_KEY), "the injected key won");
     assert_eq!(plugin.lookup(&ctx(&local, &local_grants(), true), "+15550919999").await.unwrap(), None);
+
+    // The same from the command line a plugin author uses: refused without
+    // grants, answered with them and the key from the environment.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("crm.toml");
+    std::fs::write(&config, format!("url = {local:?}\n")).unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["plugin", "run", CRM_HTTP.path, "--role", "crm", "--from", DANA, "--config"])
+            .arg(&config)
+            .args(extra)
+            .env("SMSDESK_HEADER_SECRET", CRM_KEY)
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && stderr.contains("host `localhost` is not granted"), "{stderr}");
+    let mut args = vec!["--header-secret", "localhost:Authorization"];
+    let grants = local_grants();
+    for g in &grants {
+        args.extend(["--grant", g.as_str()]);
+    }
+    let answered = run(&args);
+    let stdout = String::from_utf8_lossy(&answered.stdout);
+    assert!(answered.status.success(), "{}", String::from_utf8_lossy(&answered.stderr));
+    assert!(stdout.contains("\"Dana\"") && stdout.contains("crm-77"), "{stdout}");
+    let typo = run(&["--grant", "outbound-http-privat:localhost"]);
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("unknown grant"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
