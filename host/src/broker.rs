@@ -11,7 +11,9 @@
 //!   (`outbound-http-private:HOST`); the connection goes to the address that
 //!   was checked (no second lookup, so no DNS rebinding);
 //! - redirects are followed by the broker (at most [`MAX_REDIRECTS`]), each
-//!   hop checked again;
+//!   hop checked again; secret headers go only to their own host, and the
+//!   plugin's own credentials (`authorization`, `cookie`) do not follow a
+//!   redirect to another host;
 //! - request and response bodies have size limits; the time allowed is what
 //!   remains of the plugin call's deadline;
 //! - the tenant's secrets for the host are added as headers by the host, so
@@ -288,6 +290,7 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
     let mut url = reqwest::Url::parse(&request.url).map_err(|e| BrokerError::BadRequest(format!("URL: {e}")))?;
     let mut method = method;
     let mut body = request.body.clone();
+    let first_host = url.host_str().unwrap_or_default().to_ascii_lowercase();
     for _hop in 0..=MAX_REDIRECTS {
         let remaining =
             deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()).ok_or(BrokerError::Timeout)?;
@@ -300,7 +303,11 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
             policy.secret_headers.iter().filter(|(h, _, _)| *h == host).collect();
         for (name, value) in &request.headers {
             let lower = name.to_ascii_lowercase();
+            // Credentials the plugin set for the host it asked for do not
+            // follow a redirect to another host.
+            let credential = ["authorization", "cookie", "proxy-authorization"].contains(&lower.as_str());
             if ["host", "content-length", "transfer-encoding", "connection"].contains(&lower.as_str())
+                || (credential && host != first_host)
                 || secrets.iter().any(|(_, n, _)| n.eq_ignore_ascii_case(name))
             {
                 continue;

@@ -16,8 +16,10 @@ async fn server() -> u16 {
         .route(
             "/echo",
             get(|headers: HeaderMap| async move {
-                let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                axum::Json(serde_json::json!({ "x-api-key": key }))
+                let seen = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                axum::Json(
+                    serde_json::json!({ "x-api-key": seen("x-api-key"), "authorization": seen("authorization") }),
+                )
             }),
         )
         .route("/post", post(|body: String| async move { format!("got {} bytes", body.len()) }))
@@ -154,6 +156,34 @@ async fn redirects_are_checked_hop_by_hop() {
         let err = fetch(&p, &via(to), soon()).await.unwrap_err();
         assert!(matches!(err, BrokerError::NotGranted(_) | BrokerError::PrivateAddress(..)), "{to}: {err}");
     }
+    // A secret for one granted host never follows a redirect to another
+    // granted host: each hop gets only its own host's headers.
+    let mut both = policy(&[
+        "outbound-http:127.0.0.1",
+        "outbound-http-insecure:127.0.0.1",
+        "outbound-http-private:127.0.0.1",
+        "outbound-http:localhost",
+        "outbound-http-insecure:localhost",
+        "outbound-http-private:localhost",
+    ]);
+    both.secret_headers.push(("127.0.0.1".into(), "X-Api-Key".into(), "for-127-only".into()));
+    let direct = fetch(&both, &get_req(format!("http://127.0.0.1:{port}/echo")), soon()).await.unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&direct.body).unwrap()["x-api-key"], "for-127-only");
+    // Nor does a credential the plugin set itself (as browsers and HTTP clients do).
+    let mut req = via(&format!("http://localhost:{port}/echo"));
+    req.headers.push(("Authorization".into(), "Bearer plugin-set".into()));
+    let moved = fetch(&both, &req, soon()).await.unwrap();
+    assert_eq!(moved.status, 200);
+    let seen: serde_json::Value = serde_json::from_slice(&moved.body).unwrap();
+    assert_eq!((seen["x-api-key"].as_str(), seen["authorization"].as_str()), (Some(""), Some("")), "{seen}");
+    // Same host: the plugin's credential stays.
+    let mut req = via(&format!("http://127.0.0.1:{port}/echo"));
+    req.headers.push(("Authorization".into(), "Bearer plugin-set".into()));
+    let stayed = fetch(&both, &req, soon()).await.unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&stayed.body).unwrap()["authorization"],
+        "Bearer plugin-set"
+    );
     // Around in circles: stopped.
     let self_loop = format!("http://127.0.0.1:{port}/redirect?to=/redirect%3Fto%3D/redirect");
     assert_eq!(fetch(&p, &get_req(self_loop), soon()).await.unwrap_err(), BrokerError::TooManyRedirects);
