@@ -255,7 +255,7 @@ fn clients() -> &'static std::sync::Mutex<Clients> {
 /// differently gets a new client pinned to the new, checked addresses.
 /// Clients carry no state between requests (no cookies; secret headers are
 /// set per request), so sharing one across plugins and tenants is safe.
-fn client_for(host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, BrokerError> {
+async fn client_for(host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, BrokerError> {
     // A name served round-robin comes back in another order each time: the
     // set, not the order, names the client.
     let mut addrs = addrs.to_vec();
@@ -266,12 +266,18 @@ fn client_for(host: &str, addrs: &[SocketAddr]) -> Result<reqwest::Client, Broke
     if let Some(c) = clients.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(c.clone());
     }
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(host, &addrs)
-        .no_proxy()
-        .build()
-        .map_err(|e| BrokerError::Failed(e.to_string()))?;
+    // Building one reads the TLS trust store from disk: off the async workers.
+    let (name, pinned) = (host.to_string(), addrs.clone());
+    let client = tokio::task::spawn_blocking(move || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve_to_addrs(&name, &pinned)
+            .no_proxy()
+            .build()
+    })
+    .await
+    .map_err(|e| BrokerError::Failed(e.to_string()))?
+    .map_err(|e| BrokerError::Failed(e.to_string()))?;
     let mut map = clients.lock().unwrap_or_else(|p| p.into_inner());
     if map.len() >= MAX_CLIENTS {
         map.clear();
@@ -297,7 +303,7 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
         let addrs = vet(policy, &url).await?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         // Connect to the addresses that were checked (in order), not to a second lookup.
-        let client = client_for(&host, &addrs)?;
+        let client = client_for(&host, &addrs).await?;
         let mut req = client.request(method.clone(), url.clone()).timeout(remaining.min(Duration::from_secs(30)));
         let secrets: Vec<&(String, String, String)> =
             policy.secret_headers.iter().filter(|(h, _, _)| *h == host).collect();
@@ -365,18 +371,18 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
 mod tests {
     use super::*;
 
-    #[test]
-    fn one_client_per_host_and_address_set_whatever_the_order() {
+    #[tokio::test]
+    async fn one_client_per_host_and_address_set_whatever_the_order() {
         let a: SocketAddr = "93.184.215.14:443".parse().unwrap();
         let b: SocketAddr = "93.184.215.15:443".parse().unwrap();
         let host = "round-robin.broker-test.example";
-        client_for(host, &[a, b]).unwrap();
-        client_for(host, &[b, a]).unwrap();
-        client_for(host, &[b, a, b]).unwrap();
+        client_for(host, &[a, b]).await.unwrap();
+        client_for(host, &[b, a]).await.unwrap();
+        client_for(host, &[b, a, b]).await.unwrap();
         let kept = |h: &str| clients().lock().unwrap().keys().filter(|(k, _)| k == h).count();
         assert_eq!(kept(host), 1);
         // Another set is another client, pinned to its own addresses.
-        client_for(host, &[a]).unwrap();
+        client_for(host, &[a]).await.unwrap();
         assert_eq!(kept(host), 2);
     }
 
