@@ -88,6 +88,16 @@ macro_rules! conversions {
             }
         }
 
+        /// The message as the plugin sees it: the sender's number masked
+        /// (`+*******4567`) unless it was granted `raw-phone-numbers`.
+        pub fn inbound(m: &domain::InboundMessage, raw_phone_numbers: bool) -> types::InboundMessage {
+            let mut msg = types::InboundMessage::from(m);
+            if !raw_phone_numbers {
+                msg.from = domain::mask_phone(&msg.from);
+            }
+            msg
+        }
+
         /// The context as plugins see it, with history bounded to the newest turns.
         pub fn context(c: &domain::ConversationContext, max_turns: usize) -> types::ConversationContext {
             let skip = c.history.len().saturating_sub(max_turns);

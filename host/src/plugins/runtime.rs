@@ -636,10 +636,7 @@ impl LoadedPlugin {
         let deadline = self.limits.classify_deadline;
         let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
             let idx = x.classifier.as_ref().ok_or_else(|| self.missing(role))?;
-            let mut msg = b::types::InboundMessage::from(message);
-            if !self.raw_phone_numbers {
-                msg.from = crate::domain::mask_phone(&msg.from);
-            }
+            let msg = b::inbound(message, self.raw_phone_numbers);
             let cx = b::context(context, limits::MAX_HISTORY_TURNS);
             let (store, used, calls, raw) =
                 run_role!(self, role, ctx, deadline, idx, |guest, store| guest.call_classify(&mut store, &msg, &cx));
@@ -706,10 +703,7 @@ impl LoadedPlugin {
         let deadline = self.limits.respond_deadline;
         let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
             let idx = x.responder.as_ref().ok_or_else(|| self.missing(role))?;
-            let mut msg = b::types::InboundMessage::from(message);
-            if !self.raw_phone_numbers {
-                msg.from = crate::domain::mask_phone(&msg.from);
-            }
+            let msg = b::inbound(message, self.raw_phone_numbers);
             let cx = b::context(context, limits::MAX_HISTORY_TURNS);
             let intents: Vec<b::types::Intent> = intents.iter().take(self.limits.max_intents).map(Into::into).collect();
             let (store, used, calls, raw) = run_role!(self, role, ctx, deadline, idx, |guest, store| guest

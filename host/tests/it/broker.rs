@@ -3,12 +3,9 @@
 //! redirects) unless granted, injected secret headers, size limits and the
 //! call's deadline.
 
-use axum::extract::Query;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use smsdesk::broker::{BrokerError, Policy, Request, fetch};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 async fn server() -> u16 {
@@ -31,12 +28,7 @@ async fn server() -> u16 {
                 "late"
             }),
         )
-        .route(
-            "/redirect",
-            get(|Query(q): Query<HashMap<String, String>>| async move {
-                (StatusCode::FOUND, [(header::LOCATION, q.get("to").cloned().unwrap_or_default())]).into_response()
-            }),
-        );
+        .route("/redirect", crate::support::redirect_route());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

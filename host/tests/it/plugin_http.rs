@@ -9,7 +9,7 @@ use crate::host::text;
 use crate::support::{context, message, runtime};
 use crate::tickets::{ANA_AGENT, call, ticket_when};
 use axum::extract::Query;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use reqwest::Method;
@@ -51,12 +51,7 @@ async fn crm_server() -> (u16, Arc<Mutex<Vec<String>>>) {
                 }
             }),
         )
-        .route(
-            "/redirect",
-            get(|Query(q): Query<HashMap<String, String>>| async move {
-                (StatusCode::FOUND, [(header::LOCATION, q.get("to").cloned().unwrap_or_default())]).into_response()
-            }),
-        );
+        .route("/redirect", crate::support::redirect_route());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

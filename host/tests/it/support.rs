@@ -62,3 +62,14 @@ pub async fn good_call_works(runtime: &Runtime) {
         .expect("a good plugin works right after a failure");
     assert_eq!(intents[0].label, "order-status");
 }
+
+/// `GET /redirect?to=URL`: a 302 to `URL`, for tests of redirect handling.
+pub fn redirect_route() -> axum::routing::MethodRouter {
+    use axum::response::IntoResponse;
+    axum::routing::get(
+        |axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+            (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, q.get("to").cloned().unwrap_or_default())])
+                .into_response()
+        },
+    )
+}
