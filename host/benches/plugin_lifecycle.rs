@@ -41,12 +41,7 @@ fn tenant(i: usize) -> TenantConfig {
         "id = \"t{i}\"\nname = \"T{i}\"\nnumbers = [\"+1555700{i:04}\"]\nprovider = {{ kind = \"log\", auth_token = \"x\" }}\n"
     ))
     .unwrap();
-    t.plugins = vec![PluginBindingConfig {
-        role: Role::Classifier,
-        plugin: "builtin:keyword-intents".into(),
-        config: None,
-        grants: vec![],
-    }];
+    t.plugins = vec![PluginBindingConfig::new(Role::Classifier, "builtin:keyword-intents")];
     t
 }
 

@@ -152,19 +152,9 @@ fn tenant() -> TenantConfig {
         api_token: None,
         provider: ProviderConfig::Log { auth_token: TOKEN.into() },
         plugins: vec![
-            PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: None, grants: vec![] },
-            PluginBindingConfig {
-                role: Role::Classifier,
-                plugin: "builtin:keyword-intents".into(),
-                config: None,
-                grants: vec![],
-            },
-            PluginBindingConfig {
-                role: Role::Responder,
-                plugin: "builtin:faq-responder".into(),
-                config: None,
-                grants: vec![],
-            },
+            PluginBindingConfig::new(Role::Crm, "builtin:demo-crm"),
+            PluginBindingConfig::new(Role::Classifier, "builtin:keyword-intents"),
+            PluginBindingConfig::new(Role::Responder, "builtin:faq-responder"),
         ],
         consent: Default::default(),
         templates: Default::default(),

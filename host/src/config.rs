@@ -260,6 +260,19 @@ pub struct PluginBindingConfig {
     pub grants: Vec<String>,
 }
 
+impl PluginBindingConfig {
+    /// `plugin` (a path or `builtin:NAME`) in `role`, with no configuration and no extra grants.
+    pub fn new(role: Role, plugin: impl Into<String>) -> Self {
+        PluginBindingConfig { role, plugin: plugin.into(), config: None, grants: Vec::new() }
+    }
+
+    /// With this configuration.
+    pub fn with_config(mut self, config: toml::Table) -> Self {
+        self.config = Some(config);
+        self
+    }
+}
+
 fn default_max_plugin_bytes() -> usize {
     32 * 1024 * 1024
 }

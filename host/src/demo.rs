@@ -55,9 +55,9 @@ pub fn config(data_dir: PathBuf, bind: std::net::SocketAddr) -> Config {
             api_token: Some(DEMO_API_TOKEN.into()),
             provider: ProviderConfig::Log { auth_token: DEMO_AUTH_TOKEN.into() },
             plugins: vec![
-                PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: Some(crm), grants: vec![] },
-                PluginBindingConfig { role: Role::Classifier, plugin: "builtin:keyword-intents".into(), config: None, grants: vec![] },
-                PluginBindingConfig { role: Role::Responder, plugin: "builtin:faq-responder".into(), config: None, grants: vec![] },
+                PluginBindingConfig::new(Role::Crm, "builtin:demo-crm").with_config(crm),
+                PluginBindingConfig::new(Role::Classifier, "builtin:keyword-intents"),
+                PluginBindingConfig::new(Role::Responder, "builtin:faq-responder"),
             ],
             consent: Default::default(),
             templates: [(

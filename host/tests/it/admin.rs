@@ -340,12 +340,9 @@ async fn a_watched_plugin_file_is_reloaded_when_it_changes() {
     let mut c = config(dir.path());
     c.watch_plugins = true;
     c.tenants[0].plugins.retain(|b| b.role != smsdesk::domain::Role::Responder);
-    c.tenants[0].plugins.push(smsdesk::config::PluginBindingConfig {
-        role: smsdesk::domain::Role::Responder,
-        plugin: file.display().to_string(),
-        config: None,
-        grants: vec![],
-    });
+    c.tenants[0]
+        .plugins
+        .push(smsdesk::config::PluginBindingConfig::new(smsdesk::domain::Role::Responder, file.display().to_string()));
     let host = server::start(c).await.unwrap();
     let base = format!("http://{}", host.addr);
     assert_eq!(text(&base, "SMw0", "+15550400000", "hi").await.status(), 200);
@@ -711,12 +708,10 @@ async fn phone_numbers_reach_only_plugins_that_ask_for_them() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
     c.tenants[0].plugins.retain(|b| b.role != smsdesk::domain::Role::Responder);
-    c.tenants[0].plugins.push(smsdesk::config::PluginBindingConfig {
-        role: smsdesk::domain::Role::Responder,
-        plugin: smsdesk_artifacts::test_guests::ECHO_FROM.path.into(),
-        config: None,
-        grants: vec![],
-    });
+    c.tenants[0].plugins.push(smsdesk::config::PluginBindingConfig::new(
+        smsdesk::domain::Role::Responder,
+        smsdesk_artifacts::test_guests::ECHO_FROM.path,
+    ));
     let host = server::start(c).await.unwrap();
     let base = format!("http://{}", host.addr);
     // The responder did not ask: masked. The CRM (demo-crm) asks: it found Ana by her number.

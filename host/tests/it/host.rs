@@ -45,19 +45,9 @@ pub fn first_party_plugins() -> Vec<PluginBindingConfig> {
     )
     .unwrap();
     vec![
-        PluginBindingConfig { role: Role::Crm, plugin: "builtin:demo-crm".into(), config: Some(crm), grants: vec![] },
-        PluginBindingConfig {
-            role: Role::Classifier,
-            plugin: "builtin:keyword-intents".into(),
-            config: None,
-            grants: vec![],
-        },
-        PluginBindingConfig {
-            role: Role::Responder,
-            plugin: "builtin:faq-responder".into(),
-            config: None,
-            grants: vec![],
-        },
+        PluginBindingConfig::new(Role::Crm, "builtin:demo-crm").with_config(crm),
+        PluginBindingConfig::new(Role::Classifier, "builtin:keyword-intents"),
+        PluginBindingConfig::new(Role::Responder, "builtin:faq-responder"),
     ]
 }
 
@@ -236,18 +226,8 @@ async fn card_numbers_never_reach_storage_or_plugins() {
 async fn a_plugin_that_traps_hands_the_conversation_to_a_human() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = vec![
-        PluginBindingConfig {
-            role: Role::Classifier,
-            plugin: smsdesk_artifacts::test_guests::TRAPPER.path.into(),
-            config: None,
-            grants: vec![],
-        },
-        PluginBindingConfig {
-            role: Role::Responder,
-            plugin: "builtin:faq-responder".into(),
-            config: None,
-            grants: vec![],
-        },
+        PluginBindingConfig::new(Role::Classifier, smsdesk_artifacts::test_guests::TRAPPER.path),
+        PluginBindingConfig::new(Role::Responder, "builtin:faq-responder"),
     ];
     let host = start(dir.path(), vec![tenant(log_provider(), plugins)]).await;
     let base = format!("http://{}", host.addr);
@@ -562,18 +542,8 @@ async fn concurrent_bursts_keep_one_conversation_per_customer_and_one_reply_per_
 async fn a_failing_binding_is_suspended_and_its_messages_go_to_humans() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = vec![
-        PluginBindingConfig {
-            role: Role::Classifier,
-            plugin: smsdesk_artifacts::test_guests::TRAPPER.path.into(),
-            config: None,
-            grants: vec![],
-        },
-        PluginBindingConfig {
-            role: Role::Responder,
-            plugin: "builtin:faq-responder".into(),
-            config: None,
-            grants: vec![],
-        },
+        PluginBindingConfig::new(Role::Classifier, smsdesk_artifacts::test_guests::TRAPPER.path),
+        PluginBindingConfig::new(Role::Responder, "builtin:faq-responder"),
     ];
     let host = start(dir.path(), vec![tenant(log_provider(), plugins)]).await;
     let base = format!("http://{}", host.addr);

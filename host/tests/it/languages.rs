@@ -42,19 +42,9 @@ fn polyglot_tenant() -> TenantConfig {
     let mut t = crate::host::tenant(crate::host::log_provider(), vec![]);
     t.plugins = vec![
         crm,
-        PluginBindingConfig {
-            role: Role::Classifier,
-            plugin: plugin("regex-intents.wasm"),
-            config: None,
-            grants: vec![],
-        },
-        PluginBindingConfig {
-            role: Role::Classifier,
-            plugin: plugin("damage-report.wasm"),
-            config: None,
-            grants: vec![],
-        },
-        PluginBindingConfig { role: Role::Responder, plugin: plugin("order-desk.wasm"), config: None, grants: vec![] },
+        PluginBindingConfig::new(Role::Classifier, plugin("regex-intents.wasm")),
+        PluginBindingConfig::new(Role::Classifier, plugin("damage-report.wasm")),
+        PluginBindingConfig::new(Role::Responder, plugin("order-desk.wasm")),
     ];
     t
 }
