@@ -146,6 +146,11 @@ struct Inner {
     kv: Arc<dyn KvStore>,
     tick: Duration,
     stop_ticker: Arc<AtomicBool>,
+    /// Idle warm instances held by every plugin of this runtime together,
+    /// and the most that may be: each holds a slot of the pooling allocator,
+    /// so many tenants' idle instances must never starve new calls.
+    idle_warm: std::sync::atomic::AtomicUsize,
+    max_idle_warm: usize,
 }
 
 impl Drop for Inner {
@@ -199,7 +204,17 @@ impl Runtime {
         spawn_ticker(engine.clone(), config.epoch_tick, stop_ticker.clone());
         let cache = ArtifactCache::new(&engine, config.cache_dir);
         Ok(Runtime {
-            inner: Arc::new(Inner { engine, linker, cache, kv: config.kv, tick: config.epoch_tick, stop_ticker }),
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                kv: config.kv,
+                tick: config.epoch_tick,
+                stop_ticker,
+                idle_warm: Default::default(),
+                // A quarter of the slots at most; the rest stay for calls.
+                max_idle_warm: (config.max_instances as usize / 4).max(1),
+            }),
         })
     }
 
@@ -408,6 +423,13 @@ struct Warm {
 /// one of the pooling allocator's slots.
 const MAX_IDLE_WARM: usize = 2;
 
+impl Drop for LoadedPlugin {
+    fn drop(&mut self) {
+        let idle: usize = self.warm.lock().unwrap_or_else(|p| p.into_inner()).values().map(Vec::len).sum();
+        self.runtime.idle_warm.fetch_sub(idle, Ordering::Relaxed);
+    }
+}
+
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedPlugin").field("manifest", &self.manifest).field("info", &self.info).finish()
@@ -473,6 +495,7 @@ impl LoadedPlugin {
             let key = (ctx.tenant.clone(), Arc::from(ctx.config.as_json()));
             let warm = self.warm.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key).and_then(Vec::pop);
             if let Some(mut w) = warm {
+                self.runtime.idle_warm.fetch_sub(1, Ordering::Relaxed);
                 w.store.data_mut().reset_for_call(ctx, Instant::now() + deadline);
                 self.arm(&mut w.store, deadline);
                 return (w.store, Some(w.instance), w.calls);
@@ -497,9 +520,16 @@ impl LoadedPlugin {
         let key = (ctx.tenant.clone(), Arc::from(ctx.config.as_json()));
         let mut warm = self.warm.lock().unwrap_or_else(|p| p.into_inner());
         let idle = warm.entry(key).or_default();
-        if idle.len() < MAX_IDLE_WARM {
-            idle.push(Warm { store, instance, calls: calls + 1 });
+        if idle.len() >= MAX_IDLE_WARM {
+            return;
         }
+        // Within the runtime's budget of idle instances, or not kept.
+        let budget = &self.runtime.idle_warm;
+        if budget.fetch_add(1, Ordering::Relaxed) >= self.runtime.max_idle_warm {
+            budget.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        idle.push(Warm { store, instance, calls: calls + 1 });
     }
 
     fn arm(&self, store: &mut Store<CallState>, deadline: Duration) {

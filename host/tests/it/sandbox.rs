@@ -185,3 +185,30 @@ async fn concurrent_calls_for_many_tenants_are_isolated() {
         assert_eq!(task.await.unwrap(), ["count-1", "count-2", "count-3", "count-4", "count-5"]);
     }
 }
+
+#[tokio::test]
+async fn idle_warm_instances_of_many_tenants_never_starve_new_calls() {
+    // Eight instance slots in all; a plugin that keeps warm instances, called
+    // for twenty tenants one after another. Were every tenant's idle
+    // instance kept, the ninth tenant's call would find no free slot.
+    let runtime = smsdesk::plugins::Runtime::new(smsdesk::plugins::RuntimeConfig {
+        cache_dir: Some(crate::support::shared_cache_dir()),
+        max_instances: 8,
+        ..Default::default()
+    })
+    .unwrap();
+    let limits = smsdesk::plugins::Limits { instance_calls: Some(100), ..Default::default() };
+    let plugin = crate::support::load_with(&runtime, &smsdesk_artifacts::first_party::KEYWORD_INTENTS, limits).await;
+    for round in 0..2 {
+        for i in 0..20 {
+            let call = crate::support::call(&format!("tenant-{i}"));
+            let intents = plugin
+                .classify(&call, &crate::support::message("Where is my order?"), &crate::support::context())
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, tenant {i}: {e}"));
+            assert_eq!(intents[0].label, "order-status");
+        }
+    }
+    // And another plugin still gets instances.
+    crate::support::good_call_works(&runtime).await;
+}
