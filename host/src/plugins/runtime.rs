@@ -151,6 +151,11 @@ struct Inner {
     /// so many tenants' idle instances must never starve new calls.
     idle_warm: std::sync::atomic::AtomicUsize,
     max_idle_warm: usize,
+    /// Slots for calls in progress (the pool's slots less the idle budget):
+    /// a call waits for one before its store exists and its deadline starts,
+    /// so a burst queues instead of failing — the host's limit is never
+    /// blamed on a plugin.
+    slots: tokio::sync::Semaphore,
 }
 
 impl Drop for Inner {
@@ -214,6 +219,9 @@ impl Runtime {
                 idle_warm: Default::default(),
                 // A quarter of the slots at most; the rest stay for calls.
                 max_idle_warm: (config.max_instances as usize / 4).max(1),
+                slots: tokio::sync::Semaphore::new(
+                    (config.max_instances as usize - (config.max_instances as usize / 4).max(1)).max(1),
+                ),
             }),
         })
     }
@@ -629,6 +637,7 @@ impl LoadedPlugin {
     }
 
     async fn call_manifest(&self) -> Result<Manifest, PluginError> {
+        let _slot = self.runtime.slots.acquire().await.ok();
         let deadline = self.limits.classify_deadline;
         let mut store = self.new_store(&CallContext::default(), deadline);
         let raw = {
@@ -664,6 +673,7 @@ impl LoadedPlugin {
         }
         self.check_input(role, message)?;
         let deadline = self.limits.classify_deadline;
+        let _slot = self.runtime.slots.acquire().await.ok();
         let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
             let idx = x.classifier.as_ref().ok_or_else(|| self.missing(role))?;
             let msg = b::inbound(message, self.raw_phone_numbers);
@@ -701,6 +711,7 @@ impl LoadedPlugin {
             shown = crate::domain::mask_phone(phone);
             shown.as_str()
         };
+        let _slot = self.runtime.slots.acquire().await.ok();
         let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
             let idx = x.crm.as_ref().ok_or_else(|| self.missing(role))?;
             let (store, used, calls, raw) =
@@ -731,6 +742,7 @@ impl LoadedPlugin {
         }
         self.check_input(role, message)?;
         let deadline = self.limits.respond_deadline;
+        let _slot = self.runtime.slots.acquire().await.ok();
         let (store, used, calls, raw) = per_version!(&self.contract, b, x => {
             let idx = x.responder.as_ref().ok_or_else(|| self.missing(role))?;
             let msg = b::inbound(message, self.raw_phone_numbers);

@@ -51,7 +51,14 @@ async fn crm_server() -> (u16, Arc<Mutex<Vec<String>>>) {
                 }
             }),
         )
-        .route("/redirect", crate::support::redirect_route());
+        .route("/redirect", crate::support::redirect_route())
+        .route(
+            "/slow/customers",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                StatusCode::NOT_FOUND
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -304,4 +311,32 @@ async fn a_plugin_built_against_0_1_0_still_runs() {
     let v: Value = call(&base, Method::GET, "/admin/v1/plugins", OPS, None).await.1;
     assert!(v.to_string().contains("\"wit_version\":\"0.1.0\""), "{v}");
     host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_the_instance_pool_waits_for_slots_instead_of_failing() {
+    // Eight instance slots; forty lookups at once, each waiting 200 ms on the
+    // CRM inside its call (its instance alive all the while). They queue for
+    // a slot, each deadline starting once it has one; none fails.
+    let (port, _) = crm_server().await;
+    let runtime = smsdesk::plugins::Runtime::new(smsdesk::plugins::RuntimeConfig {
+        cache_dir: Some(crate::support::shared_cache_dir()),
+        max_instances: 8,
+        ..Default::default()
+    })
+    .unwrap();
+    let plugin = Arc::new(runtime.load("crm-http", CRM_HTTP.read().unwrap(), Default::default()).await.unwrap());
+    let call = ctx(&format!("http://localhost:{port}/slow"), &local_grants(), true);
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..40)
+        .map(|_| {
+            let (plugin, call) = (plugin.clone(), call.clone());
+            tokio::spawn(async move { plugin.lookup(&call, DANA).await })
+        })
+        .collect();
+    for (i, c) in calls.into_iter().enumerate() {
+        assert_eq!(c.await.unwrap().unwrap_or_else(|e| panic!("call {i}: {e}")), None);
+    }
+    // Six at a time (two slots are the idle budget): about seven rounds of 200 ms.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1200), "{:?}", started.elapsed());
 }
