@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}", axum::routing::put(admin::bind))
         .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{action}", post(admin::binding_action))
         .route("/admin/v1/audit", get(admin::audit))
+        .route("/admin/v1/openapi.json", get(admin_openapi))
         .route("/admin/v1/tenants/{tenant}/plugins/{plugin}/secrets", get(admin::secret_list))
         .route(
             "/admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}",
@@ -133,6 +134,13 @@ pub const OPENAPI: &str = include_str!("http/openapi.json");
 
 async fn openapi() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// The admin API's OpenAPI 3.1 description (`http/admin_openapi.json`).
+pub const ADMIN_OPENAPI: &str = include_str!("http/admin_openapi.json");
+
+async fn admin_openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], ADMIN_OPENAPI)
 }
 
 /// Serve `router` on `listener` until `shutdown` resolves.

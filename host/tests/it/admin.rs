@@ -765,3 +765,42 @@ async fn a_shadow_candidate_has_a_key_value_space_of_its_own() {
     }
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn every_admin_route_and_method_is_described_in_the_openapi_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    let spec: Value = reqwest::get(format!("{base}/admin/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    // Every route the router serves under /admin/v1, with each of its methods.
+    let router = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http.rs")).unwrap();
+    let mut checked = 0;
+    for chunk in router.split(".route(").skip(1) {
+        let Some(path) = chunk.trim_start().strip_prefix('"').and_then(|r| r.split('"').next()) else { continue };
+        if !path.starts_with("/admin/v1/") {
+            continue;
+        }
+        let chunk = chunk.split(".route(").next().unwrap().split(".layer(").next().unwrap();
+        for method in ["get", "post", "put", "delete"] {
+            if chunk.contains(&format!("{method}(")) {
+                assert!(spec["paths"][path][method].is_object(), "{method} {path} is not in admin_openapi.json");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "checked {checked} routes");
+    // And nothing is described that is not served.
+    for (path, methods) in spec["paths"].as_object().unwrap() {
+        for method in methods.as_object().unwrap().keys() {
+            let status = reqwest::Client::new()
+                .request(method.to_uppercase().parse().unwrap(), format!("{base}{}", path.replace(['{', '}'], "")))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_ne!(status.as_u16(), 405, "{method} {path} is described but not served");
+        }
+    }
+    host.shutdown().await;
+}
