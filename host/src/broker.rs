@@ -326,10 +326,16 @@ pub async fn fetch(policy: &Policy, request: &Request, deadline: Instant) -> Res
         if !body.is_empty() {
             req = req.body(body.clone());
         }
-        let mut res = req
-            .send()
-            .await
-            .map_err(|e| if e.is_timeout() { BrokerError::Timeout } else { BrokerError::Failed(e.to_string()) })?;
+        let mut res = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                BrokerError::Timeout
+            } else if e.is_builder() {
+                // A header name or value the plugin gave that HTTP does not allow.
+                BrokerError::BadRequest(format!("{e}"))
+            } else {
+                BrokerError::Failed(e.to_string())
+            }
+        })?;
         let status = res.status();
         if status.is_redirection()
             && let Some(location) = res.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok())

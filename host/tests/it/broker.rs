@@ -105,6 +105,14 @@ async fn a_granted_local_server_gets_the_secret_header_and_limits_hold() {
     let body: serde_json::Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(body["x-api-key"], "tenant-secret-123");
 
+    // A header HTTP does not allow is the plugin's mistake, said as such.
+    for (name, value) in [("x-bad", "a\r\nInjected: yes"), ("bad name", "v")] {
+        let mut req = get_req(format!("http://127.0.0.1:{port}/echo"));
+        req.headers.push((name.into(), value.into()));
+        let err = fetch(&p, &req, soon()).await.unwrap_err();
+        assert!(matches!(err, BrokerError::BadRequest(_)), "{name:?}: {err}");
+    }
+
     // Bodies: request and response limits.
     p.max_request_bytes = 1024;
     let post = Request {
