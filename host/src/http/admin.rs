@@ -611,8 +611,10 @@ pub async fn secret_put(
         return Err(ApiError::BadRequest("a secret value is 1 byte to 8 KiB".into()));
     }
     let header = b.header.map(check_header_target).transpose()?;
-    if header.is_some() && b.value.chars().any(|c| c.is_control()) {
-        return Err(ApiError::BadRequest("a header secret cannot hold control characters".into()));
+    if header.is_some() && axum::http::HeaderValue::from_str(&b.value).is_err() {
+        return Err(ApiError::BadRequest(
+            "a header secret must be a valid header value (visible ASCII and spaces, no line breaks)".into(),
+        ));
     }
     state.store.set_secret(&tenant, &plugin, &name, Some((&b.value, header.as_ref())), &who.id).await?;
     reload(&state, &tenant).await?;
