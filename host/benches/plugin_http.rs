@@ -65,7 +65,7 @@ fn plugin_http(c: &mut Criterion) {
         tenant: "acme".into(),
         config: PluginConfig::parse(&format!("url = {base:?}")).unwrap(),
         http: policy.clone(),
-        kv_space: None,
+        ..Default::default()
     };
     group.bench_function("a smsdesk plugin lookup (fresh instance + brokered GET)", |b| {
         b.iter(|| {

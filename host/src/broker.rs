@@ -88,6 +88,20 @@ pub fn check_grant(grant: &str) -> Result<(), String> {
     }
 }
 
+/// Canned answers standing in for the network (`smsdesk plugin test`): the
+/// policy's network-free checks still apply, nothing leaves the process.
+#[derive(Clone)]
+pub struct Fake(pub std::sync::Arc<FakeFn>);
+
+/// What answers a request in place of the network.
+pub type FakeFn = dyn Fn(&Request) -> Result<Response, BrokerError> + Send + Sync;
+
+impl std::fmt::Debug for Fake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fake")
+    }
+}
+
 /// A plugin's request.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -197,8 +211,15 @@ fn non_public_v4(ip: Ipv4Addr) -> bool {
         || o[0] >= 240 // reserved
 }
 
-/// Check one URL against the policy and resolve it: the address to connect to.
-async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<Vec<SocketAddr>, BrokerError> {
+/// The checks on a URL that need no network: a granted host, HTTPS unless
+/// plain HTTP is granted for it, no credentials in the URL. Also what
+/// `smsdesk plugin test` applies before answering from a case's canned responses.
+pub fn check_target(policy: &Policy, url: &str) -> Result<(), BrokerError> {
+    let url = reqwest::Url::parse(url).map_err(|e| BrokerError::BadRequest(format!("URL: {e}")))?;
+    target_host(policy, &url).map(|_| ())
+}
+
+fn target_host(policy: &Policy, url: &reqwest::Url) -> Result<String, BrokerError> {
     let host =
         url.host_str().ok_or_else(|| BrokerError::BadRequest("the URL has no host".into()))?.to_ascii_lowercase();
     let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -214,6 +235,12 @@ async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<Vec<SocketAddr>, Bro
     if !url.username().is_empty() || url.password().is_some() {
         return Err(BrokerError::BadRequest("credentials in the URL are not allowed".into()));
     }
+    Ok(host)
+}
+
+/// Check one URL against the policy and resolve it: the addresses to connect to.
+async fn vet(policy: &Policy, url: &reqwest::Url) -> Result<Vec<SocketAddr>, BrokerError> {
+    let host = target_host(policy, url)?;
     let port = url.port_or_known_default().ok_or_else(|| BrokerError::BadRequest("no port".into()))?;
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],

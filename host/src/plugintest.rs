@@ -12,6 +12,11 @@
 //!     history: ["customer: hi", "bot: hello!"]   # optional, oldest first
 //!     profile: { id: c1, name: Ana, attributes: { last-order-id: "1042" } }  # optional
 //!     intents: { order-status: 0.9 }  # a responder's input (optional)
+//!     http:                           # canned answers to the plugin's HTTP requests (optional)
+//!       - url: "https://crm.example.com/customers?phone=%2B15551234567"  # exact, or a prefix ending in *
+//!         method: GET                 # default GET
+//!         status: 200                 # default 200
+//!         json: { id: c1, name: Ana } # or `body: "text"`
 //!     expect:
 //!       intent: order-status          # classifier: the top intent …
 //!       min_confidence: 0.8           # … at least this sure
@@ -24,7 +29,13 @@
 //!       tags: [order-status]          # tags the decision adds (all of these)
 //!       profile_name: Ana             # crm: the profile found (or `found: false`)
 //!       found: true
+//!       error_contains: "denied"      # any role: the call fails, saying this
 //! ```
+//!
+//! No case reaches the network. A plugin's HTTP request is checked as on a
+//! host (the host must be one its manifest asks for, HTTPS unless…) and
+//! answered from the case's `http` list; a request nothing answers gets
+//! `unavailable`.
 
 use crate::domain::{Author, ConversationContext, CustomerProfile, InboundMessage, Intent, Role, Turn};
 use crate::plugins::{CallContext, LoadedPlugin, PluginConfig};
@@ -63,6 +74,9 @@ pub struct Case {
     /// The intents a responder gets.
     #[serde(default)]
     pub intents: BTreeMap<String, f32>,
+    /// Canned answers to the plugin's HTTP requests.
+    #[serde(default)]
+    pub http: Vec<CannedHttp>,
     /// What must come out.
     pub expect: Expect,
 }
@@ -83,6 +97,57 @@ pub struct ProfileInput {
     /// Attributes.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+}
+
+/// A canned HTTP answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CannedHttp {
+    /// The method it answers (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The URL it answers: exact, or a prefix when it ends in `*`.
+    pub url: String,
+    /// The status (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// A JSON body (sets `content-type: application/json`).
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A text body.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+impl CannedHttp {
+    fn answers(&self, r: &crate::broker::Request) -> bool {
+        let method = self.method.as_deref().unwrap_or("GET");
+        let url = match self.url.strip_suffix('*') {
+            Some(prefix) => r.url.starts_with(prefix),
+            None => r.url == self.url,
+        };
+        url && method.eq_ignore_ascii_case(&r.method)
+    }
+
+    fn response(&self) -> crate::broker::Response {
+        let (body, headers) = match (&self.json, &self.body) {
+            (Some(j), _) => (j.to_string().into_bytes(), vec![("content-type".into(), "application/json".into())]),
+            (None, Some(b)) => (b.clone().into_bytes(), vec![("content-type".into(), "text/plain".into())]),
+            (None, None) => (Vec::new(), Vec::new()),
+        };
+        crate::broker::Response { status: self.status.unwrap_or(200), headers, body }
+    }
+}
+
+/// Answer a case's requests from its canned list.
+fn fake(canned: Vec<CannedHttp>) -> crate::broker::Fake {
+    crate::broker::Fake(std::sync::Arc::new(move |r: &crate::broker::Request| {
+        canned
+            .iter()
+            .find(|c| c.answers(r))
+            .map(CannedHttp::response)
+            .ok_or_else(|| crate::broker::BrokerError::Failed(format!("no canned answer for {} {}", r.method, r.url)))
+    }))
 }
 
 /// Expectations; only those given are checked.
@@ -112,6 +177,8 @@ pub struct Expect {
     pub found: Option<bool>,
     /// CRM: the profile's name.
     pub profile_name: Option<String>,
+    /// Any role: the call fails, and its error says this.
+    pub error_contains: Option<String>,
 }
 
 fn default_from() -> String {
@@ -146,9 +213,19 @@ pub async fn run(plugin: &LoadedPlugin, role: Role, file: &CasesFile) -> Result<
         None => PluginConfig::default(),
         Some(v) => PluginConfig::from_json_value(v.clone()).map_err(|e| format!("config: {e}"))?,
     };
-    let call = CallContext { tenant: "plugin-test".into(), config, ..Default::default() };
+    // Granted what the manifest asks for, as a configured binding would be;
+    // the network itself is replaced by each case's canned answers.
+    let grants: Vec<String> = plugin.manifest().capabilities.iter().map(|c| c.to_string()).collect();
+    let http = std::sync::Arc::new(crate::broker::Policy::from_grants(&grants));
     let mut out = Vec::new();
     for case in &file.cases {
+        let call = CallContext {
+            tenant: "plugin-test".into(),
+            config: config.clone(),
+            http: http.clone(),
+            http_fake: Some(fake(case.http.clone())),
+            ..Default::default()
+        };
         out.push(run_case(plugin, role, &call, case).await);
     }
     Ok(out)
@@ -192,12 +269,17 @@ async fn run_case(plugin: &LoadedPlugin, role: Role, call: &CallContext, case: &
             failures.push(what);
         }
     };
+    // A failed call passes only when the case expects that failure.
+    let failed = |check: &mut dyn FnMut(bool, String), err: &crate::plugins::PluginError| {
+        match &e.error_contains {
+            Some(want) => check(err.to_string().contains(want.as_str()), format!("the error should contain {want:?}")),
+            None => check(false, format!("the call failed: {err}")),
+        }
+        format!("error: {}", err.to_string().chars().take(200).collect::<String>())
+    };
     let got = match role {
         Role::Classifier => match plugin.classify(call, &message, &context).await {
-            Err(err) => {
-                check(false, format!("the call failed: {err}"));
-                format!("error: {}", err.kind.as_str())
-            }
+            Err(err) => failed(&mut check, &err),
             Ok(intents) => {
                 let top = intents.iter().max_by(|a, b| a.confidence.total_cmp(&b.confidence));
                 if let Some(want) = &e.intent {
@@ -217,10 +299,7 @@ async fn run_case(plugin: &LoadedPlugin, role: Role, call: &CallContext, case: &
             let intents: Vec<Intent> =
                 case.intents.iter().map(|(label, c)| Intent { label: label.clone(), confidence: *c }).collect();
             match plugin.respond(call, &message, &context, &intents).await {
-                Err(err) => {
-                    check(false, format!("the call failed: {err}"));
-                    format!("error: {}", err.kind.as_str())
-                }
+                Err(err) => failed(&mut check, &err),
                 Ok(d) => {
                     let action = crate::replay::decision_action(&d);
                     if let Some(want) = &e.action {
@@ -260,10 +339,7 @@ async fn run_case(plugin: &LoadedPlugin, role: Role, call: &CallContext, case: &
             }
         }
         Role::Crm => match plugin.lookup(call, &case.from).await {
-            Err(err) => {
-                check(false, format!("the call failed: {err}"));
-                format!("error: {}", err.kind.as_str())
-            }
+            Err(err) => failed(&mut check, &err),
             Ok(profile) => {
                 if let Some(want) = e.found {
                     check(profile.is_some() == want, format!("found should be {want}"));
@@ -281,6 +357,11 @@ async fn run_case(plugin: &LoadedPlugin, role: Role, call: &CallContext, case: &
             }
         },
     };
+    if let Some(want) = &e.error_contains
+        && !got.starts_with("error: ")
+    {
+        failures.push(format!("the call should have failed with {want:?}"));
+    }
     CaseResult { name: case.name.clone(), passed: failures.is_empty(), failures, got }
 }
 

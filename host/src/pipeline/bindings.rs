@@ -243,7 +243,7 @@ impl Bindings {
             let http = state.http_policy(tenant_id, plugin.name(), &grants);
             let bound = Bound {
                 plugin,
-                call: CallContext { tenant: tenant_id.to_string(), config, http, kv_space: None },
+                call: CallContext { tenant: tenant_id.to_string(), config, http, ..Default::default() },
                 role,
                 breaker,
             };
@@ -271,7 +271,7 @@ impl Bindings {
             let kv_space = Some(Arc::from(format!("shadow-{}", spec.run.id)));
             let bound = Bound {
                 plugin,
-                call: CallContext { tenant: tenant_id.to_string(), config, http, kv_space },
+                call: CallContext { tenant: tenant_id.to_string(), config, http, kv_space, ..Default::default() },
                 role,
                 breaker: Default::default(),
             };

@@ -275,6 +275,8 @@ pub struct CallState {
     pub http: Arc<broker::Policy>,
     /// A key-value space of the call's own (a shadow candidate's).
     pub kv_space: Option<Arc<str>>,
+    /// Canned HTTP answers instead of the network.
+    pub http_fake: Option<broker::Fake>,
     /// When the current call must be finished (brokered requests get what remains).
     pub deadline: Instant,
     pub http_requests: u32,
@@ -292,6 +294,7 @@ impl CallState {
     pub fn reset_for_call(&mut self, ctx: &super::CallContext, deadline: Instant) {
         self.http = ctx.http.clone();
         self.kv_space = ctx.kv_space.clone();
+        self.http_fake = ctx.http_fake.clone();
         self.deadline = deadline;
         self.http_requests = 0;
         self.logs_written = 0;
@@ -330,6 +333,7 @@ impl CallState {
             kv_allowed,
             http: Arc::new(broker::Policy::default()),
             kv_space: None,
+            http_fake: None,
             deadline: Instant::now(),
             http_requests: 0,
             logs_written: 0,
@@ -422,7 +426,10 @@ impl CallState {
             return Err(broker::BrokerError::BadRequest(format!("at most {MAX_HTTP_REQUESTS} HTTP requests per call")));
         }
         let started = Instant::now();
-        let result = broker::fetch(&self.http, &request, self.deadline).await;
+        let result = match &self.http_fake {
+            Some(fake) => broker::check_target(&self.http, &request.url).and_then(|()| (fake.0)(&request)),
+            None => broker::fetch(&self.http, &request, self.deadline).await,
+        };
         let outcome = match &result {
             Ok(r) => format!("{}xx", r.status / 100),
             Err(e) => e.kind().to_string(),

@@ -117,6 +117,8 @@ pub struct CallContext {
     /// A key-value space of its own instead of the (plugin, tenant) one: a
     /// shadow candidate's, so it can never change what the active version reads.
     pub kv_space: Option<Arc<str>>,
+    /// Canned HTTP answers instead of the network (`smsdesk plugin test`).
+    pub http_fake: Option<crate::broker::Fake>,
 }
 
 /// Facts about a loaded component, for `plugin inspect` and admins.

@@ -82,7 +82,7 @@ fn ctx(url: &str, grants: &[String], key: bool) -> CallContext {
         tenant: "acme".into(),
         config: PluginConfig::parse(&format!("url = {url:?}")).unwrap(),
         http: Arc::new(policy),
-        kv_space: None,
+        ..Default::default()
     }
 }
 
@@ -311,6 +311,33 @@ async fn a_plugin_built_against_0_1_0_still_runs() {
     let v: Value = call(&base, Method::GET, "/admin/v1/plugins", OPS, None).await.1;
     assert!(v.to_string().contains("\"wit_version\":\"0.1.0\""), "{v}");
     host.shutdown().await;
+}
+
+#[test]
+fn plugin_test_answers_http_from_the_cases_and_reaches_no_network() {
+    let cases = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guests/crm-http/cases.yaml");
+    let run = |file: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["plugin", "test", CRM_HTTP.path, "--cases", file])
+            .output()
+            .unwrap()
+    };
+    let out = run(cases);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table.contains("4 of 4 cases passed"), "{table}");
+    // A host the manifest does not ask for is refused before any canned answer.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        "config: { url: \"https://crm.example.com\" }\ncases:\n  - name: not asked for\n    http:\n      - url: \"https://crm.example.com/*\"\n        json: { id: x }\n    expect:\n      found: true\n",
+    )
+    .unwrap();
+    let out = run(other.to_str().unwrap());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{table}");
+    assert!(table.contains("FAIL") && table.contains("host `crm.example.com` is not granted"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
