@@ -136,9 +136,22 @@ pub async fn bindings(
         .get(&tenant)
         .all()
         .map(|b| {
+            // What the binding may reach over HTTP, and header secrets (names
+            // only) — with the ones whose host is not granted called out.
+            let http = &b.call.http;
+            let headers: Vec<serde_json::Value> = http
+                .secret_headers
+                .iter()
+                .map(|(host, name, _)| {
+                    serde_json::json!({ "host": host, "name": name, "host_granted": http.hosts.contains(host) })
+                })
+                .collect();
             serde_json::json!({
                 "role": b.role.as_str(), "plugin": b.plugin.name(), "version": b.plugin.manifest().version,
+                "wit_version": b.plugin.info().wit_version,
                 "sha256": b.plugin.info().sha256, "breaker": b.breaker.status(now),
+                "http": { "hosts": http.hosts, "plain_http": http.insecure, "private_addresses": http.private,
+                          "header_secrets": headers },
                 "metrics": crate::metrics::plugin_summary(&b.call.tenant, b.plugin.name(), b.role.as_str()),
             })
         })

@@ -232,6 +232,16 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
     let listed = cli(&["list"], "");
     assert!(listed.contains("crm-key") && listed.contains("header `Authorization` to localhost"), "{listed}");
     assert!(!listed.contains(CRM_KEY), "{listed}");
+    // The admin sees what the binding may reach and which header it gets (never its value).
+    let (_, b) = call(&base, Method::GET, "/admin/v1/tenants/acme/bindings", OPS, None).await;
+    let active = b["active"].as_array().unwrap().iter().find(|a| a["plugin"] == "crm-http").unwrap().clone();
+    assert_eq!(active["wit_version"], "0.2.0");
+    assert_eq!(active["http"]["hosts"], json!(["localhost"]));
+    assert_eq!(
+        active["http"]["header_secrets"],
+        json!([{"host": "localhost", "name": "Authorization", "host_granted": true}])
+    );
+    assert!(!b.to_string().contains(CRM_KEY), "{b}");
     let (_, listed) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/crm-http/secrets", OPS, None).await;
     assert_eq!(listed["secrets"][0]["header"], json!({"host": "localhost", "name": "Authorization"}));
     assert!(!listed.to_string().contains(CRM_KEY), "{listed}");
