@@ -210,6 +210,9 @@ impl Runtime {
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), config.epoch_tick, stop_ticker.clone());
         let cache = ArtifactCache::new(&engine, config.cache_dir);
+        // Idle warm instances get a quarter of the slots at most; the rest stay for calls.
+        let slots = config.max_instances as usize;
+        let max_idle_warm = (slots / 4).max(1);
         Ok(Runtime {
             inner: Arc::new(Inner {
                 engine,
@@ -219,11 +222,8 @@ impl Runtime {
                 tick: config.epoch_tick,
                 stop_ticker,
                 idle_warm: Default::default(),
-                // A quarter of the slots at most; the rest stay for calls.
-                max_idle_warm: (config.max_instances as usize / 4).max(1),
-                slots: tokio::sync::Semaphore::new(
-                    (config.max_instances as usize - (config.max_instances as usize / 4).max(1)).max(1),
-                ),
+                max_idle_warm,
+                slots: tokio::sync::Semaphore::new(slots.saturating_sub(max_idle_warm).max(1)),
             }),
         })
     }
