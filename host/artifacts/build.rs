@@ -28,6 +28,9 @@ const TEST_GUESTS: &[(&str, &str)] = &[
     ("guest-echo-from", "ECHO_FROM"),
     ("guest-crm-http", "CRM_HTTP"),
     ("guest-legacy-v010", "LEGACY_V010"),
+    ("guest-impostor", "IMPOSTOR"),
+    ("guest-impostor-greeter", "IMPOSTOR_GREETER"),
+    ("guest-hostile-output", "HOSTILE_OUTPUT"),
 ];
 
 fn main() {
@@ -40,6 +43,9 @@ fn main() {
         watch(&workspace.join(dir));
     }
     println!("cargo:rerun-if-env-changed=SMSDESK_GUEST_TARGET_DIR");
+    println!("cargo:rerun-if-env-changed=SMSDESK_FIRST_PARTY_KEY");
+
+    ensure_wasm_target();
 
     let target_dir = guest_target_dir(&out_dir);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -66,20 +72,80 @@ fn main() {
     }
 
     let built = target_dir.join("wasm32-wasip2").join("release");
-    let first_party = generate(&built, &out_dir, FIRST_PARTY, true);
-    let test_guests = generate(&built, &out_dir, TEST_GUESTS, false);
+    let key = first_party_key(&target_dir);
+    let mut first_party = generate(&built, &out_dir, FIRST_PARTY, Some(&key));
+    writeln!(
+        first_party,
+        "/// The key the first-party plugins are signed with (publisher `smsdesk`).\npub static PUBLISHER_KEY: &str = {:?};",
+        key.public().to_string()
+    )
+    .unwrap();
+    let test_guests = generate(&built, &out_dir, TEST_GUESTS, None);
     std::fs::write(out_dir.join("first_party.rs"), first_party).expect("writing first_party.rs");
     std::fs::write(out_dir.join("test_guests.rs"), test_guests).expect("writing test_guests.rs");
 }
 
-fn generate(built: &Path, out_dir: &Path, guests: &[(&str, &str)], embed: bool) -> String {
+/// The first-party publisher key: the file `SMSDESK_FIRST_PARTY_KEY` names
+/// (a release build's key), or one made for this build directory on its
+/// first build and kept there. Either way it is never in the repository.
+fn first_party_key(target_dir: &Path) -> smsdesk_signing::SecretKey {
+    let path = match std::env::var_os("SMSDESK_FIRST_PARTY_KEY") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("SMSDESK_FIRST_PARTY_KEY: cannot read {}: {e}", path.display()));
+            return smsdesk_signing::SecretKey::from_file_text(&text)
+                .unwrap_or_else(|e| panic!("SMSDESK_FIRST_PARTY_KEY: {}: {e}", path.display()));
+        }
+        None => target_dir.join("first-party-signing.key"),
+    };
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(key) = smsdesk_signing::SecretKey::from_file_text(&text)
+    {
+        return key;
+    }
+    let key = smsdesk_signing::SecretKey::generate().expect("a random key");
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, key.to_file_text()).expect("writing the first-party key");
+    // Another build may have made one meanwhile: the first one stays.
+    match std::fs::hard_link(&tmp, &path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&tmp);
+            key
+        }
+        Err(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            let text = std::fs::read_to_string(&path).expect("reading the first-party key");
+            smsdesk_signing::SecretKey::from_file_text(&text).expect("a valid first-party key")
+        }
+    }
+}
+
+fn generate(
+    built: &Path,
+    out_dir: &Path,
+    guests: &[(&str, &str)],
+    sign: Option<&smsdesk_signing::SecretKey>,
+) -> String {
+    let embed = sign.is_some();
     let mut code = String::new();
     let mut all = Vec::new();
     for (package, constant) in guests {
         let file = format!("{}.wasm", package.replace('-', "_"));
         let from = built.join(&file);
         let to = out_dir.join(&file);
-        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+        match sign {
+            // First-party plugins carry the first-party publisher's signature.
+            Some(key) => {
+                let bytes = std::fs::read(&from).unwrap_or_else(|e| panic!("reading {}: {e}", from.display()));
+                let signed = smsdesk_signing::sign(&bytes, key).unwrap_or_else(|e| panic!("signing {package}: {e}"));
+                std::fs::write(&to, signed).unwrap_or_else(|e| panic!("writing {}: {e}", to.display()));
+            }
+            None => {
+                std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
+            }
+        }
         let path = to.display().to_string();
         let bytes = if embed { format!("include_bytes!({path:?})") } else { "&[]".to_string() };
         writeln!(
@@ -96,6 +162,39 @@ fn generate(built: &Path, out_dir: &Path, guests: &[(&str, &str)], embed: bool) 
     )
     .unwrap();
     code
+}
+
+/// rustup installs `rust-toolchain.toml`'s targets only when it installs the
+/// toolchain itself: a machine that already had the toolchain lacks
+/// `wasm32-wasip2`. Notice that and, when rustup manages this toolchain, add
+/// the target for it; without rustup the nested build fails with its own
+/// clear error below.
+fn ensure_wasm_target() {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output();
+    let Ok(sysroot) = sysroot else { return };
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib/wasm32-wasip2/lib").is_dir() {
+        return;
+    }
+    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok().filter(|t| !t.is_empty());
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", "wasm32-wasip2"]);
+    if let Some(toolchain) = &toolchain {
+        rustup.args(["--toolchain", toolchain]);
+    }
+    match rustup.output() {
+        Ok(out) if out.status.success() => println!(
+            "cargo:warning=added the wasm32-wasip2 target to the {} toolchain (rustup target add wasm32-wasip2)",
+            toolchain.as_deref().unwrap_or("active")
+        ),
+        Ok(out) => println!(
+            "cargo:warning=the wasm32-wasip2 target is missing and `rustup target add wasm32-wasip2` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        // No rustup: the nested build below names the missing target.
+        Err(_) => {}
+    }
 }
 
 /// Nested builds share one target directory beside the outer one, so their
