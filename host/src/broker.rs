@@ -176,39 +176,87 @@ impl BrokerError {
 }
 
 /// Is `ip` an address a plugin may not reach without a private grant?
+///
+/// Everything in the IANA IPv4 and IPv6 Special-Purpose Address Registries
+/// counts as non-public, as do multicast and every IPv6 address outside
+/// global unicast (`2000::/3`). An IPv6 address that embeds an IPv4 address
+/// — IPv4-mapped (`::ffff:0:0/96`), IPv4-compatible (`::/96`, deprecated),
+/// 6to4 (`2002::/16`), NAT64 (`64:ff9b::/96`, and the local-use
+/// `64:ff9b:1::/48`) and Teredo (`2001::/32`, server and obfuscated client)
+/// — is judged by the IPv4 inside: `[::127.0.0.1]` is loopback.
 pub fn is_non_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => non_public_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return non_public_v4(v4);
-            }
-            let seg = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-                || (seg[0] == 0x0064 && seg[1] == 0xff9b) // NAT64 (may map to anything)
-        }
+        IpAddr::V6(v6) => non_public_v6(v6),
+    }
+}
+
+fn v4_from(hi: u16, lo: u16) -> Ipv4Addr {
+    Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo))
+}
+
+fn non_public_v6(v6: std::net::Ipv6Addr) -> bool {
+    let s = v6.segments();
+    // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d (also :: and ::1).
+    if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
+        return non_public_v4(v4_from(s[6], s[7]));
+    }
+    // NAT64, well-known prefix 64:ff9b::/96.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return non_public_v4(v4_from(s[6], s[7]));
+    }
+    // NAT64, local-use 64:ff9b:1::/48: a translator of the local network's
+    // own. The RFC 6052 layout for a /48 puts the IPv4 address around the
+    // u-octet; a translator might also read the last 32 bits. Either being
+    // non-public is enough.
+    if s[..3] == [0x64, 0xff9b, 0x1] {
+        let rfc6052 = v4_from(s[3], ((s[4] & 0x00ff) << 8) | (s[5] >> 8));
+        return non_public_v4(rfc6052) || non_public_v4(v4_from(s[6], s[7]));
+    }
+    // 6to4 2002:AABB:CCDD::/48.
+    if s[0] == 0x2002 {
+        return non_public_v4(v4_from(s[1], s[2]));
+    }
+    // Teredo 2001:0:SSSS:SSSS:flags:port:CCCC:CCCC (client obfuscated by XOR).
+    if s[0] == 0x2001 && s[1] == 0 {
+        return non_public_v4(v4_from(s[2], s[3])) || non_public_v4(v4_from(!s[6], !s[7]));
+    }
+    // Only global unicast 2000::/3 is public at all (this excludes ::/8,
+    // 100::/64 discard-only, 5f00::/16 SRv6, fc00::/7 unique local,
+    // fe80::/10 link-local, fec0::/10 site-local and ff00::/8 multicast).
+    if s[0] & 0xe000 != 0x2000 {
+        return true;
+    }
+    match s[0] {
+        // 2001::/23 IETF protocol assignments (benchmarking, AMT, AS112, ORCHID, …), 2001:db8::/32 documentation
+        0x2001 => s[1] < 0x0200 || s[1] == 0x0db8,
+        // 2620:4f:8000::/48 AS112 direct delegation
+        0x2620 => s[1] == 0x004f && s[2] == 0x8000,
+        // 3fff::/20 documentation
+        0x3fff => s[1] < 0x1000,
+        _ => false,
     }
 }
 
 fn non_public_v4(ip: Ipv4Addr) -> bool {
     let o = ip.octets();
-    ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || o[0] == 0
-        || (o[0] == 100 && (o[1] & 0xc0) == 64) // CGNAT 100.64.0.0/10
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
-        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking 198.18.0.0/15
-        || o[0] >= 240 // reserved
+    o[0] == 0 // 0.0.0.0/8 "this network"
+        || o[0] == 10 // 10.0.0.0/8 private
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10 shared address space (CGNAT)
+        || o[0] == 127 // 127.0.0.0/8 loopback
+        || (o[0] == 169 && o[1] == 254) // 169.254.0.0/16 link-local (cloud metadata)
+        || (o[0] == 172 && (o[1] & 0xf0) == 16) // 172.16.0.0/12 private
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24 IETF protocol assignments (DS-Lite, NAT64 discovery, …)
+        || (o[0] == 192 && o[1] == 0 && o[2] == 2) // 192.0.2.0/24 TEST-NET-1
+        || (o[0] == 192 && o[1] == 31 && o[2] == 196) // 192.31.196.0/24 AS112-v4
+        || (o[0] == 192 && o[1] == 52 && o[2] == 193) // 192.52.193.0/24 AMT
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 192.88.99.0/24 6to4 relay anycast (deprecated)
+        || (o[0] == 192 && o[1] == 168) // 192.168.0.0/16 private
+        || (o[0] == 192 && o[1] == 175 && o[2] == 48) // 192.175.48.0/24 AS112 direct delegation
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15 benchmarking
+        || (o[0] == 198 && o[1] == 51 && o[2] == 100) // 198.51.100.0/24 TEST-NET-2
+        || (o[0] == 203 && o[1] == 0 && o[2] == 113) // 203.0.113.0/24 TEST-NET-3
+        || o[0] >= 224 // 224.0.0.0/4 multicast, 240.0.0.0/4 reserved, 255.255.255.255 broadcast
 }
 
 /// The checks on a URL that need no network: a granted host, HTTPS unless
@@ -419,32 +467,93 @@ mod tests {
         assert_eq!(kept(host), 2);
     }
 
+    /// Every range of the IANA IPv4 and IPv6 Special-Purpose Address
+    /// Registries (first and last address of each), multicast, and the IPv6
+    /// forms that embed an IPv4 address, next to public neighbours.
     #[test]
-    fn non_public_ranges() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "224.0.0.1",
-            "::1",
-            "::",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-        ] {
-            assert!(is_non_public(ip.parse().unwrap()), "{ip}");
+    fn special_purpose_ranges_are_not_public() {
+        let non_public = [
+            // IPv4 special-purpose registry.
+            ("0.0.0.0/8 this network", "0.0.0.0", "0.255.255.255"),
+            ("10.0.0.0/8 private", "10.0.0.0", "10.255.255.255"),
+            ("100.64.0.0/10 shared", "100.64.0.0", "100.127.255.255"),
+            ("127.0.0.0/8 loopback", "127.0.0.0", "127.255.255.255"),
+            ("169.254.0.0/16 link local", "169.254.0.0", "169.254.255.255"),
+            ("172.16.0.0/12 private", "172.16.0.0", "172.31.255.255"),
+            ("192.0.0.0/24 IETF assignments", "192.0.0.0", "192.0.0.255"),
+            ("192.0.0.0/29 DS-Lite", "192.0.0.0", "192.0.0.7"),
+            ("192.0.0.170/31 NAT64 discovery", "192.0.0.170", "192.0.0.171"),
+            ("192.0.2.0/24 TEST-NET-1", "192.0.2.0", "192.0.2.255"),
+            ("192.31.196.0/24 AS112-v4", "192.31.196.0", "192.31.196.255"),
+            ("192.52.193.0/24 AMT", "192.52.193.0", "192.52.193.255"),
+            ("192.88.99.0/24 6to4 relay", "192.88.99.0", "192.88.99.255"),
+            ("192.168.0.0/16 private", "192.168.0.0", "192.168.255.255"),
+            ("192.175.48.0/24 AS112", "192.175.48.0", "192.175.48.255"),
+            ("198.18.0.0/15 benchmarking", "198.18.0.0", "198.19.255.255"),
+            ("198.51.100.0/24 TEST-NET-2", "198.51.100.0", "198.51.100.255"),
+            ("203.0.113.0/24 TEST-NET-3", "203.0.113.0", "203.0.113.255"),
+            ("224.0.0.0/4 multicast", "224.0.0.0", "239.255.255.255"),
+            ("240.0.0.0/4 reserved", "240.0.0.0", "255.255.255.254"),
+            ("255.255.255.255 broadcast", "255.255.255.255", "255.255.255.255"),
+            // IPv6 special-purpose registry.
+            ("::1 loopback", "::1", "::1"),
+            (":: unspecified", "::", "::"),
+            ("::ffff:0:0/96 mapped, private inside", "::ffff:10.0.0.1", "::ffff:127.0.0.1"),
+            ("::/96 compatible, loopback inside", "::127.0.0.1", "::7f00:1"),
+            ("64:ff9b::/96 NAT64, loopback inside", "64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe"),
+            ("64:ff9b:1::/48 local NAT64, loopback", "64:ff9b:1:7f00:0:100::", "64:ff9b:1::7f00:1"),
+            ("100::/64 discard-only", "100::", "100::ffff:ffff:ffff:ffff"),
+            ("100:0:0:1::/64 dummy", "100:0:0:1::", "100:0:0:1:ffff:ffff:ffff:ffff"),
+            ("2001::/23 IETF assignments", "2001:1::1", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2001:2::/48 benchmarking", "2001:2::", "2001:2:0:ffff:ffff:ffff:ffff:ffff"),
+            ("2001:3::/32 AMT", "2001:3::", "2001:3:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2001:4:112::/48 AS112", "2001:4:112::", "2001:4:112:ffff:ffff:ffff:ffff:ffff"),
+            ("2001:20::/28 ORCHIDv2", "2001:20::", "2001:2f:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2001:30::/28 drone remote ID", "2001:30::", "2001:3f:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2001::/32 Teredo, loopback server", "2001:0:7f00:1::", "2001:0:7f00:1:ffff:ffff:ffff:ffff"),
+            ("2001::/32 Teredo, loopback client", "2001:0:808:808:0:0:80ff:fffe", "2001:0:808:808::80ff:fffe"),
+            ("2001:db8::/32 documentation", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("2002::/16 6to4, loopback inside", "2002:7f00:1::", "2002:7f00:1:ffff:ffff:ffff:ffff:ffff"),
+            ("2002::/16 6to4, metadata inside", "2002:a9fe:a9fe::", "2002:a9fe:a9fe::1"),
+            ("2620:4f:8000::/48 AS112", "2620:4f:8000::", "2620:4f:8000:ffff:ffff:ffff:ffff:ffff"),
+            ("3fff::/20 documentation", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("5f00::/16 SRv6 SIDs", "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("fc00::/7 unique local", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("fe80::/10 link local", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("fec0::/10 site local", "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("ff00::/8 multicast", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("outside 2000::/3", "4000::1", "1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ];
+        for (range, first, last) in non_public {
+            for ip in [first, last] {
+                assert!(is_non_public(ip.parse().unwrap()), "{ip} ({range}) counted as public");
+            }
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
-            assert!(!is_non_public(ip.parse().unwrap()), "{ip}");
+        let public = [
+            "8.8.8.8",
+            "1.1.1.1",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.1.0",
+            "192.167.255.255",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "2606:4700::1111",
+            "2a00:1450:4001::200e",
+            "2001:200::1",
+            "2001:db9::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::",
+            "2001:0:808:808::f7f7:f7f7",
+        ];
+        for ip in public {
+            assert!(!is_non_public(ip.parse().unwrap()), "{ip} counted as non-public");
         }
     }
 

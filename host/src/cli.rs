@@ -63,6 +63,10 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Internal: compile a plugin component read from stdin (what a host runs
+    /// in a child process, so that compiling never holds the host's memory).
+    #[command(name = "__compile-plugin", hide = true)]
+    CompilePlugin(CompileWorkerArgs),
     /// Text a running host from the terminal, as a customer would.
     Chat {
         /// The host's base URL.
@@ -81,6 +85,14 @@ enum Command {
         #[arg(long, default_value = crate::demo::DEMO_API_TOKEN)]
         api_token: String,
     },
+}
+
+/// Hidden: the compile worker a host runs for each new component.
+#[derive(Debug, Args)]
+struct CompileWorkerArgs {
+    /// Address space the worker may use, in bytes.
+    #[arg(long)]
+    memory_bytes: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +208,31 @@ enum PluginCommand {
         #[arg(long = "grant")]
         grants: Vec<String>,
     },
+    /// Make a publisher key pair: the secret key goes to FILE (readable only
+    /// by you; keep it out of the repository), the public key is printed.
+    Keygen {
+        /// Where to write the secret key (refuses to overwrite).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a component with a publisher's secret key (an `smsdesk-signature`
+    /// custom section; an earlier signature is replaced).
+    Sign {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The secret key file (`smsdesk plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Write the signed component here (default: sign FILE in place).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Publishers a host knows: names for Ed25519 keys (admin API).
+    #[command(subcommand)]
+    Publisher(PublisherCommand),
+    /// Which publishers a tenant trusts (`unsigned`: allow unsigned plugins).
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// List uploaded plugin versions, with the bindings using them.
     List {
         #[command(flatten)]
@@ -256,6 +293,91 @@ enum PluginCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum PublisherCommand {
+    /// Register a publisher's public key under a name.
+    Add {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The name (a-z, 0-9 and -).
+        name: String,
+        /// The public key, `ed25519:<64 hex digits>` (what `keygen` printed).
+        #[arg(long)]
+        key: String,
+    },
+    /// List publishers.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Remove a publisher none of whose versions is uploaded.
+    Remove {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TrustCommand {
+    /// Let the tenant bind this publisher's plugins (`unsigned`: unsigned ones).
+    Add {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// A registered publisher's name, or `unsigned`.
+        publisher: String,
+    },
+    /// Stop trusting a publisher: the tenant's bindings of its plugins stop.
+    Remove {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The publisher, or `unsigned`.
+        publisher: String,
+    },
+    /// Whom the tenant trusts.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// A plugin's identity on the command line: `PUBLISHER/NAME`.
+#[derive(Debug, Clone)]
+struct PluginRef {
+    publisher: String,
+    name: String,
+}
+
+impl std::fmt::Display for PluginRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.publisher, self.name)
+    }
+}
+
+fn parse_plugin_ref(s: &str) -> Result<PluginRef, String> {
+    let ok =
+        |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    match s.split_once('/') {
+        Some((publisher, name)) if ok(publisher) && ok(name) => {
+            Ok(PluginRef { publisher: publisher.to_string(), name: name.to_string() })
+        }
+        _ => Err(format!(
+            "`{s}` is not PUBLISHER/NAME: a plugin is named with its publisher, e.g. smsdesk/demo-crm, \
+             acme/crm-lookup or unsigned/my-plugin (`smsdesk plugin list` shows them)"
+        )),
+    }
+}
+
+#[derive(Debug, Subcommand)]
 enum SecretCommand {
     /// Set a secret; the value is read from standard input (never from the
     /// command line, where other users and shell history would see it).
@@ -293,9 +415,9 @@ struct SecretArgs {
     /// The tenant.
     #[arg(long)]
     tenant: String,
-    /// The plugin's name.
-    #[arg(long)]
-    plugin: String,
+    /// The plugin: PUBLISHER/NAME.
+    #[arg(long, value_parser = parse_plugin_ref)]
+    plugin: PluginRef,
 }
 
 /// Where the admin API is and who calls it.
@@ -320,9 +442,9 @@ struct BindingArgs {
     /// classifier, crm or responder.
     #[arg(long)]
     role: String,
-    /// The plugin's name.
-    #[arg(long)]
-    plugin: String,
+    /// The plugin: PUBLISHER/NAME.
+    #[arg(long, value_parser = parse_plugin_ref)]
+    plugin: PluginRef,
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +505,9 @@ fn parse_intent(s: &str) -> Result<Intent, String> {
 /// Parse the command line, run it, and turn errors into one line and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::CompilePlugin(args) = &cli.command {
+        return crate::plugins::compile::worker_main(args.memory_bytes);
+    }
     init_tracing();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -411,23 +536,37 @@ fn run(cli: Cli) -> Result<()> {
             Command::Plugin(PluginCommand::Run(args)) => run_role(args).await,
             Command::Plugin(PluginCommand::Install { file, admin, tenant, role, config, grants }) => {
                 let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                // A server refuses an oversized upload before reading it, and
+                // the connection closes under the client: ask for the limit first.
+                let limits = admin_call(&admin, reqwest::Method::GET, "/admin/v1/plugins", AdminBody::None).await?;
+                if let Some(max) = limits["limits"]["max_plugin_bytes"].as_u64()
+                    && bytes.len() as u64 > max
+                {
+                    bail!(
+                        "413 Payload Too Large: {} is {} bytes; this host accepts plugin uploads of at most {max} bytes \
+                         (its `max_plugin_bytes`)",
+                        file.display(),
+                        bytes.len()
+                    );
+                }
                 let uploaded =
                     admin_call(&admin, reqwest::Method::POST, "/admin/v1/plugins", AdminBody::Wasm(bytes)).await?;
                 let p = &uploaded["plugin"];
+                let identity = format!(
+                    "{}/{}",
+                    p["publisher"].as_str().unwrap_or_default(),
+                    p["name"].as_str().unwrap_or_default()
+                );
                 println!(
-                    "{} {} {} (id {}, {} bytes, roles {})",
+                    "{} {identity} {} (id {}, {} bytes, roles {})",
                     if uploaded["created"] == true { "uploaded" } else { "already uploaded:" },
-                    p["name"].as_str().unwrap_or_default(),
                     p["version"].as_str().unwrap_or_default(),
                     p["id"],
                     p["size"],
                     p["roles"]
                 );
                 if let (Some(tenant), Some(role)) = (tenant, role) {
-                    let path = format!(
-                        "/admin/v1/tenants/{tenant}/bindings/{role}/{}",
-                        p["name"].as_str().unwrap_or_default()
-                    );
+                    let path = format!("/admin/v1/tenants/{tenant}/bindings/{role}/{identity}");
                     let mut body = serde_json::json!({ "version_id": p["id"] });
                     if let Some(c) = config {
                         let c: serde_json::Value =
@@ -445,8 +584,8 @@ fn run(cli: Cli) -> Result<()> {
             Command::Plugin(PluginCommand::List { admin }) => {
                 let list = admin_call(&admin, reqwest::Method::GET, "/admin/v1/plugins", AdminBody::None).await?;
                 println!(
-                    "{:<5} {:<24} {:<10} {:<6} {:<22} {:>9}  {:<8} capabilities",
-                    "id", "name", "version", "wit", "roles", "bytes", "status"
+                    "{:<5} {:<36} {:<10} {:<6} {:<22} {:>9}  {:<8} capabilities",
+                    "id", "plugin (publisher/name)", "version", "wit", "roles", "bytes", "status"
                 );
                 let strings = |v: &serde_json::Value| -> Vec<String> {
                     v.as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_string)).collect()
@@ -454,9 +593,13 @@ fn run(cli: Cli) -> Result<()> {
                 for p in list["plugins"].as_array().into_iter().flatten() {
                     let capabilities = strings(&p["capabilities"]);
                     println!(
-                        "{:<5} {:<24} {:<10} {:<6} {:<22} {:>9}  {:<8} {}",
+                        "{:<5} {:<36} {:<10} {:<6} {:<22} {:>9}  {:<8} {}",
                         p["id"],
-                        p["name"].as_str().unwrap_or_default(),
+                        format!(
+                            "{}/{}",
+                            p["publisher"].as_str().unwrap_or_default(),
+                            p["name"].as_str().unwrap_or_default()
+                        ),
                         p["version"].as_str().unwrap_or_default(),
                         p["wit_version"].as_str().unwrap_or_default(),
                         strings(&p["roles"]).join(","),
@@ -564,6 +707,10 @@ fn run(cli: Cli) -> Result<()> {
             Command::Plugin(PluginCommand::Disable(b)) => binding_action(b, "disable").await,
             Command::Plugin(PluginCommand::Rollback(b)) => binding_action(b, "rollback").await,
             Command::Plugin(PluginCommand::Secret(c)) => secret(c).await,
+            Command::Plugin(PluginCommand::Keygen { out }) => keygen(&out),
+            Command::Plugin(PluginCommand::Sign { file, key, out }) => sign(&file, &key, out.as_deref()),
+            Command::Plugin(PluginCommand::Publisher(c)) => publisher(c).await,
+            Command::Plugin(PluginCommand::Trust(c)) => trust(c).await,
             Command::Serve { config } => {
                 let config = crate::config::Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
                 serve(config, None).await
@@ -572,6 +719,7 @@ fn run(cli: Cli) -> Result<()> {
                 let data_dir = data_dir.unwrap_or_else(crate::demo::fresh_data_dir);
                 serve(crate::demo::config(data_dir, bind), Some(())).await
             }
+            Command::CompilePlugin(_) => unreachable!("handled before the runtime starts"),
             Command::Chat { server, from, to, auth_token, api_token } => {
                 crate::demo::chat(crate::demo::ChatOptions { server, from, to, auth_token, api_token }).await
             }
@@ -674,6 +822,7 @@ async fn inspect(file: &Path, json: bool) -> Result<()> {
             "exports": info.exports,
             "size": info.size,
             "sha256": info.sha256,
+            "publisher_key": info.publisher_key,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -689,6 +838,12 @@ async fn inspect(file: &Path, json: bool) -> Result<()> {
     println!("exports:      {}", list(info.exports.clone()));
     println!("size:         {} bytes", info.size);
     println!("sha256:       {}", info.sha256);
+    let signed = match info.publisher_key.as_deref() {
+        None => "unsigned".to_string(),
+        Some(k) if k == smsdesk_artifacts::first_party::PUBLISHER_KEY => format!("{k} (smsdesk, first party)"),
+        Some(k) => format!("{k} (valid signature)"),
+    };
+    println!("signed by:    {signed}");
     Ok(())
 }
 
@@ -857,6 +1012,103 @@ async fn secret(command: SecretCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn keygen(out: &Path) -> Result<()> {
+    let key = smsdesk_signing::SecretKey::generate()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(out).with_context(|| format!("cannot create {} (it must not exist)", out.display()))?;
+    std::io::Write::write_all(&mut file, key.to_file_text().as_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    let public = key.public();
+    println!("{public}");
+    eprintln!("secret key written to {} (keep it safe and out of the repository)", out.display());
+    eprintln!("sign:     smsdesk plugin sign PLUGIN.wasm --key {}", out.display());
+    eprintln!("register: smsdesk plugin publisher add NAME --key {public}");
+    Ok(())
+}
+
+fn sign(file: &Path, key: &Path, out: Option<&Path>) -> Result<()> {
+    let text = std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let key = smsdesk_signing::SecretKey::from_file_text(&text).with_context(|| format!("{}", key.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let signed = smsdesk_signing::sign(&bytes, &key).with_context(|| format!("{}", file.display()))?;
+    let out = out.unwrap_or(file);
+    // Write then rename: never half a file.
+    let tmp = out.with_extension(format!("wasm.tmp{}", std::process::id()));
+    std::fs::write(&tmp, &signed).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    println!("signed {} as {} (fingerprint {})", out.display(), key.public(), key.public().fingerprint());
+    Ok(())
+}
+
+async fn publisher(command: PublisherCommand) -> Result<()> {
+    match command {
+        PublisherCommand::Add { admin, name, key } => {
+            let out = admin_call(
+                &admin,
+                reqwest::Method::PUT,
+                &format!("/admin/v1/publishers/{name}"),
+                AdminBody::Json(serde_json::json!({ "key": key })),
+            )
+            .await?;
+            let verb = if out["created"] == true { "registered" } else { "already registered:" };
+            println!("{verb} publisher `{name}` with {}", out["publisher"]["public_key"].as_str().unwrap_or_default());
+            println!("trust it for a tenant: smsdesk plugin trust add --tenant TENANT {name}");
+        }
+        PublisherCommand::List { admin } => {
+            let out = admin_call(&admin, reqwest::Method::GET, "/admin/v1/publishers", AdminBody::None).await?;
+            for p in out["publishers"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<24} {}{}",
+                    p["name"].as_str().unwrap_or_default(),
+                    p["public_key"].as_str().unwrap_or_default(),
+                    if p["built_in"] == true { "  (built in)" } else { "" }
+                );
+            }
+        }
+        PublisherCommand::Remove { admin, name } => {
+            admin_call(&admin, reqwest::Method::DELETE, &format!("/admin/v1/publishers/{name}"), AdminBody::None)
+                .await?;
+            println!("removed publisher `{name}`");
+        }
+    }
+    Ok(())
+}
+
+async fn trust(command: TrustCommand) -> Result<()> {
+    match command {
+        TrustCommand::Add { admin, tenant, publisher } => {
+            let path = format!("/admin/v1/tenants/{tenant}/publishers/{publisher}");
+            admin_call(&admin, reqwest::Method::PUT, &path, AdminBody::None).await?;
+            if publisher == "unsigned" {
+                println!("{tenant} now allows unsigned plugins");
+            } else {
+                println!("{tenant} now trusts publisher `{publisher}`");
+            }
+        }
+        TrustCommand::Remove { admin, tenant, publisher } => {
+            let path = format!("/admin/v1/tenants/{tenant}/publishers/{publisher}");
+            admin_call(&admin, reqwest::Method::DELETE, &path, AdminBody::None).await?;
+            println!("{tenant} no longer trusts `{publisher}`; its bindings of those plugins stopped");
+        }
+        TrustCommand::List { admin, tenant } => {
+            let path = format!("/admin/v1/tenants/{tenant}/publishers");
+            let out = admin_call(&admin, reqwest::Method::GET, &path, AdminBody::None).await?;
+            for t in out["trusted"].as_array().into_iter().flatten() {
+                println!(
+                    "{:<24} {}",
+                    t["publisher"].as_str().unwrap_or_default(),
+                    t["public_key"].as_str().unwrap_or("(key no longer registered)")
+                );
+            }
+            println!("unsigned plugins: {}", if out["allow_unsigned"] == true { "allowed" } else { "not allowed" });
+        }
+    }
+    Ok(())
 }
 
 async fn binding_action(b: BindingArgs, action: &str) -> Result<()> {

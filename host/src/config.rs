@@ -57,6 +57,13 @@ pub struct Config {
     /// Largest plugin component accepted by the admin API, in bytes.
     #[serde(default = "default_max_plugin_bytes")]
     pub max_plugin_bytes: usize,
+    /// Memory a compile worker may use to compile one component, in MiB
+    /// (components are compiled in a child process; one that needs more is refused).
+    #[serde(default = "default_compile_memory_mib")]
+    pub plugin_compile_memory_mib: u64,
+    /// The `smsdesk` executable that compiles components (default: this one).
+    #[serde(default)]
+    pub plugin_compile_worker: Option<PathBuf>,
     /// The clock (not configurable from a file: tests use a manual one).
     #[serde(skip)]
     pub clock: crate::clock::Clock,
@@ -273,6 +280,10 @@ impl PluginBindingConfig {
     }
 }
 
+fn default_compile_memory_mib() -> u64 {
+    2048
+}
+
 fn default_max_plugin_bytes() -> usize {
     32 * 1024 * 1024
 }
@@ -311,6 +322,8 @@ impl Default for Config {
             admins: Vec::new(),
             watch_plugins: false,
             max_plugin_bytes: default_max_plugin_bytes(),
+            plugin_compile_memory_mib: default_compile_memory_mib(),
+            plugin_compile_worker: None,
             clock: Default::default(),
         }
     }

@@ -60,14 +60,21 @@ pub fn router(state: AppState) -> Router {
         .merge(uploads)
         .route("/admin/v1/plugins/{id}", axum::routing::delete(admin::remove))
         .route("/admin/v1/tenants/{tenant}/bindings", get(admin::bindings))
-        .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}", axum::routing::put(admin::bind))
-        .route("/admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{action}", post(admin::binding_action))
+        .route("/admin/v1/tenants/{tenant}/bindings/{role}/{publisher}/{plugin}", axum::routing::put(admin::bind))
+        .route("/admin/v1/tenants/{tenant}/bindings/{role}/{publisher}/{plugin}/{action}", post(admin::binding_action))
         .route("/admin/v1/audit", get(admin::audit))
         .route("/admin/v1/openapi.json", get(admin_openapi))
-        .route("/admin/v1/tenants/{tenant}/plugins/{plugin}/secrets", get(admin::secret_list))
+        .route("/admin/v1/tenants/{tenant}/plugins/{publisher}/{plugin}/secrets", get(admin::secret_list))
         .route(
-            "/admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}",
+            "/admin/v1/tenants/{tenant}/plugins/{publisher}/{plugin}/secrets/{name}",
             axum::routing::put(admin::secret_put).delete(admin::secret_delete),
+        )
+        .route("/admin/v1/publishers", get(admin::publisher_list))
+        .route("/admin/v1/publishers/{name}", axum::routing::put(admin::publisher_put).delete(admin::publisher_delete))
+        .route("/admin/v1/tenants/{tenant}/publishers", get(admin::trust_list))
+        .route(
+            "/admin/v1/tenants/{tenant}/publishers/{publisher}",
+            axum::routing::put(admin::trust_put).delete(admin::trust_delete),
         )
         .route("/admin/v1/tenants/{tenant}/replay", post(admin::replay))
         .route("/admin/v1/tenants/{tenant}/shadow", post(admin::shadow_start).get(admin::shadow_list))

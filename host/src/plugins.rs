@@ -10,6 +10,7 @@
 
 mod bindings;
 mod cache;
+pub mod compile;
 mod error;
 mod host;
 pub mod limits;
@@ -17,6 +18,7 @@ mod runtime;
 
 pub use bindings::{WIT_VERSION, WIT_VERSIONS};
 pub use cache::CacheOutcome;
+pub use compile::CompileLimits;
 pub use error::{FailureKind, PluginError};
 pub use host::{KvError, KvScope, KvStore, MemoryKv, PluginConfig};
 pub use limits::Limits;

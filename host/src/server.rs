@@ -55,8 +55,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tracing::info!(jobs_resumed, sends_resumed, "resuming work a stopped process had claimed");
     }
 
+    let compile = crate::plugins::CompileLimits {
+        memory_bytes: config.plugin_compile_memory_mib.max(64) << 20,
+        worker: config.plugin_compile_worker.clone().or_else(crate::plugins::compile::default_worker),
+        ..Default::default()
+    };
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.plugin_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache"))),
+        compile,
         ..RuntimeConfig::default()
     })?;
     let state = plugin_state(&store).await.context("reading managed plugin bindings")?;
@@ -162,7 +168,9 @@ pub async fn plugin_state(store: &Store) -> anyhow::Result<crate::pipeline::bind
         shadows.push(crate::pipeline::bindings::ShadowSpec { run, version });
     }
     let secrets = store.all_secrets().await?;
-    Ok(crate::pipeline::bindings::PluginState { managed, shadows, secrets })
+    let publishers = store.publishers().await?;
+    let trust = store.trust(None).await?;
+    Ok(crate::pipeline::bindings::PluginState { managed, shadows, secrets, publishers, trust })
 }
 
 /// Record shadow comparisons in batches, off the message path.

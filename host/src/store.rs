@@ -20,8 +20,8 @@ pub use conversations::{
 pub use inbound::{ClaimedJob, InboundOutcome, NewInbound};
 pub use outbox::{ClaimedSend, NewOutbound, SendResult, status_rank};
 pub use plugins::{
-    AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion, SecretHeader, SecretListing, ShadowResult, ShadowRun,
-    StoredSecret,
+    AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion, Publisher, PublisherConflict, SecretHeader,
+    SecretListing, ShadowResult, ShadowRun, StoredSecret, Trust,
 };
 pub use reports::{ReplayRow, ReportConversation, ReportData, ReportSend};
 pub use tickets::{Assignee, ChangeResult, NoteRow, TicketChange, TimelineEntry};

@@ -14,7 +14,8 @@ use super::AppState;
 use super::error::{ApiError, parse_json};
 use crate::config::UserConfig;
 use crate::domain::Role;
-use crate::store::{ManagedBinding, NewPluginVersion};
+use crate::pipeline::bindings::{FIRST_PARTY, UNSIGNED, publisher_of};
+use crate::store::{ManagedBinding, NewPluginVersion, PluginVersion};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -49,6 +50,26 @@ pub async fn upload(
         .map_err(|e| ApiError::BadRequest(format!("rejected: {}", e.detail)))?;
     let manifest = loaded.manifest();
     let info = loaded.info();
+    // Who published it: the signature's key must be the first-party one or a
+    // registered publisher's; an unsigned component is kept only if some
+    // tenant allows unsigned plugins (binding it checks that tenant).
+    let publishers = state.store.publishers().await?;
+    let key = info.publisher_key.as_deref();
+    let publisher = publisher_of(&publishers, key).ok_or_else(|| {
+        let key = key.unwrap_or_default();
+        ApiError::BadRequest(format!(
+            "`{}` is signed by {key}, which no publisher is registered for: register the publisher first \
+             (`smsdesk plugin publisher add NAME --key {key}`)",
+            manifest.name
+        ))
+    })?;
+    if publisher == UNSIGNED && !state.store.trust(None).await?.iter().any(|t| t.publisher == UNSIGNED) {
+        return Err(ApiError::Forbidden(format!(
+            "`{}` is not signed and no tenant allows unsigned plugins: sign it (`smsdesk plugin sign`) \
+             or allow unsigned plugins for a tenant (`smsdesk plugin trust add --tenant T unsigned`)",
+            manifest.name
+        )));
+    }
     // Store the file by content hash (write, then rename: never half a file).
     std::fs::create_dir_all(&state.plugin_dir).map_err(|e| ApiError::Internal(e.to_string()))?;
     let path = state.plugin_dir.join(format!("{}.wasm", info.sha256));
@@ -59,6 +80,8 @@ pub async fn upload(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
     }
     let new = NewPluginVersion {
+        publisher,
+        publisher_key: info.publisher_key.clone(),
         name: manifest.name.clone(),
         version: manifest.version.clone(),
         sha256: info.sha256.clone(),
@@ -92,7 +115,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<J
             item
         })
         .collect();
-    Ok(Json(serde_json::json!({ "plugins": items })))
+    Ok(Json(serde_json::json!({ "plugins": items, "limits": { "max_plugin_bytes": state.max_plugin_bytes } })))
 }
 
 /// `DELETE /admin/v1/plugins/{id}`: remove a version nothing uses (or may roll back to).
@@ -147,7 +170,8 @@ pub async fn bindings(
                 })
                 .collect();
             serde_json::json!({
-                "role": b.role.as_str(), "plugin": b.plugin.name(), "version": b.plugin.manifest().version,
+                "role": b.role.as_str(), "plugin": b.plugin.name(), "identity": b.identity,
+                "version": b.plugin.manifest().version,
                 "wit_version": b.plugin.info().wit_version,
                 "sha256": b.plugin.info().sha256, "breaker": b.breaker.status(now),
                 "http": { "hosts": http.hosts, "plain_http": http.insecure, "private_addresses": http.private,
@@ -224,32 +248,93 @@ async fn reload(state: &AppState, tenant: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `PUT /admin/v1/tenants/{tenant}/bindings/{role}/{plugin}`: bind (or
-/// upgrade to) a version with its configuration; hot, nothing restarts.
+/// A publisher's key as people read it in errors.
+async fn key_of(state: &AppState, publisher: &str) -> Result<String, ApiError> {
+    Ok(match publisher {
+        FIRST_PARTY => format!("the built-in key {}", smsdesk_artifacts::first_party::PUBLISHER_KEY),
+        UNSIGNED => "no key (unsigned)".to_string(),
+        name => match state.store.publishers().await?.into_iter().find(|p| p.name == name) {
+            Some(p) => p.public_key,
+            None => "a key no longer registered".to_string(),
+        },
+    })
+}
+
+/// Refuse a publisher the tenant does not trust, saying how to trust it.
+async fn check_trust(state: &AppState, tenant: &str, publisher: &str) -> Result<(), ApiError> {
+    if publisher == FIRST_PARTY || state.store.trust(Some(tenant)).await?.iter().any(|t| t.publisher == publisher) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(if publisher == UNSIGNED {
+        format!(
+            "tenant `{tenant}` does not allow unsigned plugins: sign the component (`smsdesk plugin sign`) \
+             or allow them (`smsdesk plugin trust add --tenant {tenant} unsigned`)"
+        )
+    } else {
+        format!(
+            "tenant `{tenant}` does not trust publisher `{publisher}` ({}): trust it first \
+             (`smsdesk plugin trust add --tenant {tenant} {publisher}`)",
+            key_of(state, publisher).await?
+        )
+    }))
+}
+
+/// The version a bind names, which must be this publisher's: a version of the
+/// same name signed by another key is another plugin, and binding it here is
+/// refused with both keys named.
+async fn version_to_bind(
+    state: &AppState,
+    publisher: &str,
+    plugin: &str,
+    b: &BindBody,
+) -> Result<PluginVersion, ApiError> {
+    let versions = state.store.plugin_versions().await?;
+    let matches = |v: &&PluginVersion| match (&b.version, b.version_id) {
+        (_, Some(id)) => v.id == id,
+        (Some(ver), None) => &v.version == ver,
+        (None, None) => true,
+    };
+    if let Some(v) = versions.iter().filter(|v| v.publisher == publisher && v.name == plugin).find(matches) {
+        return Ok(v.clone());
+    }
+    if let Some(other) = versions.iter().filter(|v| v.name == plugin).find(matches) {
+        return Err(ApiError::Conflict(format!(
+            "`{plugin}` {} (version id {}) is published by `{}` ({}), but `{publisher}/{plugin}` is published by \
+             `{publisher}` ({}): a version signed by another key is another plugin; bind it as `{}`",
+            other.version,
+            other.id,
+            other.publisher,
+            key_of(state, &other.publisher).await?,
+            key_of(state, publisher).await?,
+            other.identity()
+        )));
+    }
+    if let Some(id) = b.version_id
+        && let Some(v) = versions.iter().find(|v| v.id == id)
+    {
+        return Err(ApiError::BadRequest(format!("version id {id} is `{}`, not `{publisher}/{plugin}`", v.identity())));
+    }
+    Err(ApiError::NotFound(format!("no uploaded version of `{publisher}/{plugin}` matches")))
+}
+
+/// `PUT /admin/v1/tenants/{tenant}/bindings/{role}/{publisher}/{plugin}`:
+/// bind (or upgrade to) a version with its configuration; hot, nothing restarts.
 pub async fn bind(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((tenant, role, plugin)): Path<(String, String, String)>,
+    Path((tenant, role, publisher, plugin)): Path<(String, String, String, String)>,
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     let role_v = parse_role(&role)?;
     let b: BindBody = parse_json(&bytes)?;
-    let versions = state.store.plugin_versions().await?;
-    let version = versions
-        .iter()
-        .filter(|v| v.name == plugin)
-        .find(|v| match (&b.version, b.version_id) {
-            (_, Some(id)) => v.id == id,
-            (Some(ver), None) => &v.version == ver,
-            (None, None) => true,
-        })
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound(format!("no uploaded version of `{plugin}` matches")))?;
+    let identity = format!("{publisher}/{plugin}");
+    let version = version_to_bind(&state, &publisher, &plugin, &b).await?;
+    check_trust(&state, &tenant, &publisher).await?;
     if !version.roles.iter().any(|r| r == role_v.as_str()) {
         return Err(ApiError::BadRequest(format!(
-            "`{plugin}` {} does not export the {role} role (it exports {})",
+            "`{identity}` {} does not export the {role} role (it exports {})",
             version.version,
             version.roles.join(", ")
         )));
@@ -260,7 +345,7 @@ pub async fn bind(
         .managed_bindings(Some(&tenant))
         .await?
         .into_iter()
-        .find(|m| m.role == role_v.as_str() && m.plugin == plugin);
+        .find(|m| m.role == role_v.as_str() && m.plugin == identity);
     let config = b
         .config
         .clone()
@@ -281,22 +366,23 @@ pub async fn bind(
         .bindings
         .version(&version)
         .await
-        .map_err(|e| ApiError::BadRequest(format!("cannot load `{plugin}` {}: {e:#}", version.version)))?;
+        .map_err(|e| ApiError::BadRequest(format!("cannot load `{identity}` {}: {e:#}", version.version)))?;
     let binding: ManagedBinding =
-        state.store.bind_plugin(&tenant, role_v.as_str(), &plugin, version.id, &config, &grants, &who.id).await?;
+        state.store.bind_plugin(&tenant, role_v.as_str(), &identity, version.id, &config, &grants, &who.id).await?;
     reload(&state, &tenant).await?;
     Ok(Json(serde_json::json!({ "binding": binding, "version": version })))
 }
 
-/// `POST /admin/v1/tenants/{tenant}/bindings/{role}/{plugin}/{enable|disable|rollback}`
+/// `POST /admin/v1/tenants/{tenant}/bindings/{role}/{publisher}/{plugin}/{enable|disable|rollback}`
 pub async fn binding_action(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((tenant, role, plugin, action)): Path<(String, String, String, String)>,
+    Path((tenant, role, publisher, plugin, action)): Path<(String, String, String, String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     let role = parse_role(&role)?;
+    let plugin = format!("{publisher}/{plugin}");
     let missing =
         || ApiError::NotFound(format!("`{plugin}` is not bound as {role} for `{tenant}` through the admin API"));
     let binding = match action.as_str() {
@@ -397,7 +483,7 @@ pub async fn replay(
             .managed_bindings(Some(&tenant))
             .await?
             .into_iter()
-            .find(|m| m.plugin == version.name)
+            .find(|m| m.plugin == version.identity())
             .map(|m| m.config)
             .unwrap_or_else(|| serde_json::json!({})),
     };
@@ -457,7 +543,9 @@ pub async fn shadow_start(
             version.roles.join(", ")
         )));
     }
-    let existing = state.store.managed_bindings(Some(&tenant)).await?.into_iter().find(|m| m.plugin == version.name);
+    check_trust(&state, &tenant, &version.publisher).await?;
+    let existing =
+        state.store.managed_bindings(Some(&tenant)).await?.into_iter().find(|m| m.plugin == version.identity());
     let config =
         b.config.or_else(|| existing.as_ref().map(|m| m.config.clone())).unwrap_or_else(|| serde_json::json!({}));
     let grants = b.grants.or_else(|| existing.as_ref().map(|m| m.grants.clone())).unwrap_or_default();
@@ -549,7 +637,7 @@ pub async fn shadow_end(
             .ok_or_else(|| ApiError::Internal("the candidate version is gone".into()))?;
         state
             .store
-            .bind_plugin(&tenant, &run.role, &version.name, version.id, &run.config, &run.grants, &who.id)
+            .bind_plugin(&tenant, &run.role, &version.identity(), version.id, &run.config, &run.grants, &who.id)
             .await?;
     }
     reload(&state, &tenant).await?;
@@ -601,15 +689,17 @@ fn check_secret_name(name: &str) -> Result<(), ApiError> {
     if ok { Ok(()) } else { Err(ApiError::BadRequest("a secret name is 1 to 64 of a-z, 0-9, - and _".into())) }
 }
 
-/// `PUT /admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}`: set a
-/// secret. Write-only: no API returns it; the tenant's bindings of the
-/// plugin get it as a configuration value (the set is rebuilt at once).
+/// `PUT /admin/v1/tenants/{tenant}/plugins/{publisher}/{plugin}/secrets/{name}`:
+/// set a secret. Write-only: no API returns it; the tenant's bindings of
+/// this publisher's plugin get it as a configuration value (the set is
+/// rebuilt at once) — never a namesake by another publisher.
 pub async fn secret_put(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((tenant, plugin, name)): Path<(String, String, String)>,
+    Path((tenant, publisher, plugin, name)): Path<(String, String, String, String)>,
     bytes: Bytes,
 ) -> Result<StatusCode, ApiError> {
+    let plugin = format!("{publisher}/{plugin}");
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     check_secret_name(&name)?;
@@ -634,12 +724,13 @@ pub async fn secret_put(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /admin/v1/tenants/{tenant}/plugins/{plugin}/secrets/{name}`
+/// `DELETE /admin/v1/tenants/{tenant}/plugins/{publisher}/{plugin}/secrets/{name}`
 pub async fn secret_delete(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((tenant, plugin, name)): Path<(String, String, String)>,
+    Path((tenant, publisher, plugin, name)): Path<(String, String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
+    let plugin = format!("{publisher}/{plugin}");
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     if !state.store.set_secret(&tenant, &plugin, &name, None, &who.id).await? {
@@ -649,14 +740,177 @@ pub async fn secret_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /admin/v1/tenants/{tenant}/plugins/{plugin}/secrets`: names, who set them and when — never values.
+/// `GET /admin/v1/tenants/{tenant}/plugins/{publisher}/{plugin}/secrets`: names, who set them and when — never values.
 pub async fn secret_list(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((tenant, plugin)): Path<(String, String)>,
+    Path((tenant, publisher, plugin)): Path<(String, String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let plugin = format!("{publisher}/{plugin}");
     admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     let names = state.store.secret_names(&tenant, &plugin).await?;
     Ok(Json(serde_json::json!({ "tenant": tenant, "plugin": plugin, "secrets": names })))
+}
+
+fn check_publisher_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-');
+    if !ok {
+        return Err(ApiError::BadRequest("a publisher name is 1 to 64 of a-z, 0-9 and -".into()));
+    }
+    if name == FIRST_PARTY || name == UNSIGNED {
+        return Err(ApiError::BadRequest(format!("`{name}` is reserved")));
+    }
+    Ok(())
+}
+
+/// `GET /admin/v1/publishers`: the built-in first-party publisher and every registered one.
+pub async fn publisher_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers)?;
+    let mut list = vec![serde_json::json!({
+        "name": FIRST_PARTY, "public_key": smsdesk_artifacts::first_party::PUBLISHER_KEY, "built_in": true,
+    })];
+    for p in state.store.publishers().await? {
+        let mut item = serde_json::to_value(&p).unwrap_or_default();
+        item["built_in"] = false.into();
+        list.push(item);
+    }
+    Ok(Json(serde_json::json!({ "publishers": list })))
+}
+
+/// `PUT /admin/v1/publishers/{name}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherBody {
+    /// `ed25519:<64 hex digits>` (what `smsdesk plugin keygen` prints).
+    key: String,
+}
+
+/// `PUT /admin/v1/publishers/{name}`: register a publisher's key under a
+/// name. A name keeps its key: registering another key under it, or the same
+/// key under another name, is refused.
+pub async fn publisher_put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let who = admin(&state, &headers)?;
+    check_publisher_name(&name)?;
+    let b: PublisherBody = parse_json(&bytes)?;
+    let key = smsdesk_signing::PublicKey::parse(&b.key).map_err(|e| ApiError::BadRequest(format!("`key`: {e}")))?;
+    let key = key.to_string();
+    if key == smsdesk_artifacts::first_party::PUBLISHER_KEY {
+        return Err(ApiError::Conflict(format!("that is the built-in key of `{FIRST_PARTY}`")));
+    }
+    match state.store.add_publisher(&name, &key, &who.id).await? {
+        Ok((p, created)) => {
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((status, Json(serde_json::json!({ "publisher": p, "created": created }))))
+        }
+        Err(crate::store::PublisherConflict::Name(other)) => Err(ApiError::Conflict(format!(
+            "publisher `{name}` is registered with another key ({other}); a publisher keeps its key"
+        ))),
+        Err(crate::store::PublisherConflict::Key(other)) => {
+            Err(ApiError::Conflict(format!("that key is registered as publisher `{other}`")))
+        }
+    }
+}
+
+/// `DELETE /admin/v1/publishers/{name}`: remove a publisher whose plugins are all removed.
+pub async fn publisher_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let who = admin(&state, &headers)?;
+    match state.store.remove_publisher(&name, &who.id).await? {
+        None => Err(ApiError::NotFound(format!("no publisher `{name}`"))),
+        Some(false) => {
+            Err(ApiError::Conflict(format!("versions published by `{name}` are still uploaded; remove them first")))
+        }
+        Some(true) => {
+            reload_all(&state).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    }
+}
+
+/// Rebuild every tenant's set (a change that concerns all of them).
+async fn reload_all(state: &AppState) -> Result<(), ApiError> {
+    let tenants: Vec<String> = state.tenants.all().map(|t| t.config.id.clone()).collect();
+    for tenant in tenants {
+        reload(state, &tenant).await?;
+    }
+    Ok(())
+}
+
+/// `GET /admin/v1/tenants/{tenant}/publishers`: whom the tenant trusts.
+pub async fn trust_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    let rows = state.store.trust(Some(&tenant)).await?;
+    let publishers = state.store.publishers().await?;
+    let mut trusted = vec![serde_json::json!({
+        "publisher": FIRST_PARTY, "public_key": smsdesk_artifacts::first_party::PUBLISHER_KEY, "built_in": true,
+    })];
+    for t in rows.iter().filter(|t| t.publisher != UNSIGNED) {
+        let key = publishers.iter().find(|p| p.name == t.publisher).map(|p| p.public_key.clone());
+        trusted.push(serde_json::json!({
+            "publisher": t.publisher, "public_key": key, "built_in": false, "added_by": t.added_by, "added_at": t.created_at,
+        }));
+    }
+    let allow_unsigned = rows.iter().any(|t| t.publisher == UNSIGNED);
+    Ok(Json(serde_json::json!({ "tenant": tenant, "trusted": trusted, "allow_unsigned": allow_unsigned })))
+}
+
+/// `PUT /admin/v1/tenants/{tenant}/publishers/{publisher}`: trust a
+/// registered publisher for the tenant (`unsigned`: allow unsigned plugins).
+pub async fn trust_put(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, publisher)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    if publisher == FIRST_PARTY {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    if publisher != UNSIGNED && !state.store.publishers().await?.iter().any(|p| p.name == publisher) {
+        return Err(ApiError::NotFound(format!(
+            "no publisher `{publisher}`: register its key first (`smsdesk plugin publisher add {publisher} --key …`)"
+        )));
+    }
+    state.store.set_trust(&tenant, &publisher, true, &who.id).await?;
+    reload(&state, &tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /admin/v1/tenants/{tenant}/publishers/{publisher}`: stop trusting
+/// it; the tenant's bindings of its plugins stop running at once.
+pub async fn trust_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((tenant, publisher)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let who = admin(&state, &headers)?;
+    check_tenant(&state, &tenant)?;
+    if publisher == FIRST_PARTY {
+        return Err(ApiError::BadRequest(format!("the first-party publisher `{FIRST_PARTY}` is always trusted")));
+    }
+    if !state.store.set_trust(&tenant, &publisher, false, &who.id).await? {
+        return Err(ApiError::NotFound(format!("tenant `{tenant}` does not trust `{publisher}`")));
+    }
+    reload(&state, &tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -103,10 +103,11 @@ pub async fn inbound_sms(
     };
     let media_urls: Vec<String> =
         (0..num_media.min(10)).filter_map(|i| form.get(&format!("MediaUrl{i}")).map(str::to_string)).collect();
-    // Card numbers never reach storage, logs or plugins.
-    let (body, redacted) = redact::redact_cards(raw_body);
-    if redacted > 0 {
-        tracing::info!(tenant = %tenant.config.id, message_sid = sid, redacted, "redacted card numbers from an inbound message");
+    // Card numbers (and SSNs, passwords) never reach storage, logs or plugins.
+    let (body, redacted) = redact::redact(raw_body);
+    if redacted.any() {
+        tracing::info!(tenant = %tenant.config.id, message_sid = sid, cards = redacted.cards, ssns = redacted.ssns,
+            passwords = redacted.passwords, "redacted an inbound message");
     }
     let info = segments::analyze(&body);
     let message = NewInbound {

@@ -13,11 +13,19 @@ use anyhow::Context as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
+/// The publisher of the first-party plugins (signed with the key built in).
+pub const FIRST_PARTY: &str = "smsdesk";
+/// The publisher of components that carry no signature.
+pub const UNSIGNED: &str = "unsigned";
+
 /// A plugin bound to a tenant with that tenant's configuration.
 #[derive(Debug, Clone)]
 pub struct Bound {
     /// The plugin (shared by every tenant that binds the same component).
     pub plugin: Arc<LoadedPlugin>,
+    /// Its identity, `publisher/name`: what its secrets, key-value space
+    /// and bindings belong to.
+    pub identity: String,
     /// Tenant and configuration for calls.
     pub call: CallContext,
     /// The role it is bound in.
@@ -58,9 +66,31 @@ pub struct PluginState {
     pub shadows: Vec<ShadowSpec>,
     /// Secrets of every tenant. Never logged.
     pub secrets: Vec<crate::store::StoredSecret>,
+    /// Registered publishers.
+    pub publishers: Vec<crate::store::Publisher>,
+    /// Which publishers each tenant trusts.
+    pub trust: Vec<crate::store::Trust>,
+}
+
+/// Who published a component, from the key of its (already verified)
+/// signature: the first-party key is `smsdesk`, a registered key its
+/// publisher's name, no signature `unsigned`; `None` for a key nobody
+/// registered.
+pub fn publisher_of(publishers: &[crate::store::Publisher], key: Option<&str>) -> Option<String> {
+    match key {
+        None => Some(UNSIGNED.to_string()),
+        Some(k) if k == smsdesk_artifacts::first_party::PUBLISHER_KEY => Some(FIRST_PARTY.to_string()),
+        Some(k) => publishers.iter().find(|p| p.public_key == k).map(|p| p.name.clone()),
+    }
 }
 
 impl PluginState {
+    /// Does `tenant` trust `publisher`? The first-party publisher always;
+    /// unsigned components only where the tenant allows them.
+    pub fn trusts(&self, tenant: &str, publisher: &str) -> bool {
+        publisher == FIRST_PARTY || self.trust.iter().any(|t| t.tenant_id == tenant && t.publisher == publisher)
+    }
+
     /// Secrets given to the plugin as configuration values: (name, value).
     fn secrets_for(&self, tenant: &str, plugin: &str) -> Vec<(String, String)> {
         self.secrets
@@ -176,8 +206,9 @@ impl Bindings {
         let managed: Vec<&Managed> = state.managed.iter().filter(|m| m.binding.tenant_id == tenant_id).collect();
         let shadows: Vec<&ShadowSpec> = state.shadows.iter().filter(|s| s.run.tenant_id == tenant_id).collect();
         let tenant = self.configs.get(tenant_id).with_context(|| format!("no tenant `{tenant_id}`"))?;
-        // (role, plugin, configuration, grants)
-        let mut entries: Vec<(Role, Arc<LoadedPlugin>, PluginConfig, Vec<String>)> = Vec::new();
+        // (role, identity, plugin, configuration, grants)
+        type Entry = (Role, String, Arc<LoadedPlugin>, PluginConfig, Vec<String>);
+        let mut entries: Vec<Entry> = Vec::new();
         for binding in &tenant.plugins {
             let plugin = self
                 .component(&binding.plugin, || read_source(&binding.plugin))
@@ -188,17 +219,37 @@ impl Bindings {
                 Some(table) => PluginConfig::from_json_value(serde_json::to_value(table)?)
                     .map_err(|e| anyhow::anyhow!("tenant `{}`: {}: {e}", tenant.id, binding.plugin))?,
             };
+            // The operator's own configuration: any signature (or none) is
+            // accepted, but the identity is the signer's, so a copy of a
+            // plugin's name never gets that plugin's secrets or data.
+            let key = plugin.info().publisher_key.as_deref();
+            let publisher = publisher_of(&state.publishers, key).with_context(|| {
+                format!(
+                    "tenant `{}`: {} is signed by {}, which no publisher is registered for \
+                     (register it: smsdesk plugin publisher add NAME --key {})",
+                    tenant.id,
+                    binding.plugin,
+                    key.unwrap_or_default(),
+                    key.unwrap_or_default()
+                )
+            })?;
+            let identity = format!("{publisher}/{}", plugin.name());
             // A configured binding is granted what its plugin asks for, plus
             // the development grants written beside it.
             let mut grants: Vec<String> = plugin.manifest().capabilities.iter().map(|c| c.to_string()).collect();
             grants.extend(binding.grants.iter().cloned());
-            entries.push((binding.role, plugin, config, grants));
+            entries.push((binding.role, identity, plugin, config, grants));
         }
         for m in managed.iter().copied() {
             let role: Role = m.binding.role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            // A disabled managed binding also silences a configured one of the same plugin.
-            entries.retain(|(r, p, _, _)| !(*r == role && p.name() == m.binding.plugin));
+            // A disabled managed binding also silences a configured one of the
+            // same plugin — the same publisher's, not a namesake's.
+            entries.retain(|(r, id, _, _, _)| !(*r == role && *id == m.binding.plugin));
             if !m.binding.enabled {
+                continue;
+            }
+            if !state.trusts(tenant_id, &m.version.publisher) {
+                tracing::warn!(tenant = tenant_id, plugin = %m.binding.plugin, "binding not activated: the tenant does not trust its publisher");
                 continue;
             }
             // A version asking for more than was granted is not activated.
@@ -217,14 +268,15 @@ impl Bindings {
             // An admin's responder takes over from a configured one; other
             // roles run after the configured ones.
             let grants = m.binding.grants.clone();
+            let identity = m.binding.plugin.clone();
             if role == Role::Responder {
-                entries.insert(0, (role, plugin, config, grants));
+                entries.insert(0, (role, identity, plugin, config, grants));
             } else {
-                entries.push((role, plugin, config, grants));
+                entries.push((role, identity, plugin, config, grants));
             }
         }
         let mut plugins = TenantPlugins::default();
-        for (role, plugin, config, grants) in entries {
+        for (role, identity, plugin, config, grants) in entries {
             if !plugin.has_role(role) {
                 anyhow::bail!(
                     "tenant `{tenant_id}`: plugin `{}` is bound as {role} but does not export that role",
@@ -238,15 +290,17 @@ impl Bindings {
                 .entry((tenant_id.to_string(), role, plugin.info().sha256.clone()))
                 .or_default()
                 .clone();
-            // The tenant's secrets for this plugin come with its configuration.
-            let config = config.with_secrets(&state.secrets_for(tenant_id, plugin.name()));
-            let http = state.http_policy(tenant_id, plugin.name(), &grants);
-            let bound = Bound {
-                plugin,
-                call: CallContext { tenant: tenant_id.to_string(), config, http, ..Default::default() },
-                role,
-                breaker,
+            // The tenant's secrets for this plugin (this publisher's) come with its configuration.
+            let config = config.with_secrets(&state.secrets_for(tenant_id, &identity));
+            let http = state.http_policy(tenant_id, &identity, &grants);
+            let call = CallContext {
+                tenant: tenant_id.to_string(),
+                config,
+                http,
+                identity: Some(Arc::from(identity.as_str())),
+                ..Default::default()
             };
+            let bound = Bound { plugin, identity, call, role, breaker };
             match role {
                 Role::Crm => plugins.crm.push(bound),
                 Role::Classifier => plugins.classifiers.push(bound),
@@ -263,18 +317,26 @@ impl Bindings {
             if !plugin.has_role(role) {
                 anyhow::bail!("shadow candidate `{}` does not export the {role} role", plugin.name());
             }
+            if !state.trusts(tenant_id, &spec.version.publisher) {
+                tracing::warn!(tenant = tenant_id, plugin = %spec.version.identity(), "shadow run not started: the tenant does not trust its publisher");
+                continue;
+            }
+            let identity = spec.version.identity();
             let config = PluginConfig::from_json_value(spec.run.config.clone())
                 .map_err(|e| anyhow::anyhow!("{e}"))?
-                .with_secrets(&state.secrets_for(tenant_id, plugin.name()));
-            let http = state.http_policy(tenant_id, plugin.name(), &spec.run.grants);
+                .with_secrets(&state.secrets_for(tenant_id, &identity));
+            let http = state.http_policy(tenant_id, &identity, &spec.run.grants);
             // Its own key-value space: what it writes never reaches the active version.
             let kv_space = Some(Arc::from(format!("shadow-{}", spec.run.id)));
-            let bound = Bound {
-                plugin,
-                call: CallContext { tenant: tenant_id.to_string(), config, http, kv_space, ..Default::default() },
-                role,
-                breaker: Default::default(),
+            let call = CallContext {
+                tenant: tenant_id.to_string(),
+                config,
+                http,
+                kv_space,
+                identity: Some(Arc::from(identity.as_str())),
+                ..Default::default()
             };
+            let bound = Bound { plugin, identity, call, role, breaker: Default::default() };
             plugins.shadows.push(Shadow { run_id: spec.run.id, bound });
         }
         Ok(plugins)

@@ -60,32 +60,36 @@ impl ArtifactCache {
         self.dir.as_ref().map(|d| d.join(format!("{content_hash}-{}.cwasm", self.engine_key)))
     }
 
-    /// Load the component from the cache or compile it (and store it).
+    /// Load the component from the cache or compile it within `limits` (and store it).
     pub fn load_or_compile(
         &self,
         engine: &Engine,
         bytes: &[u8],
         content_hash: &str,
-    ) -> wasmtime::Result<(Component, CacheOutcome)> {
-        let Some(path) = self.path_for(content_hash) else {
-            return Ok((Component::from_binary(engine, bytes)?, CacheOutcome::Compiled));
-        };
-        let rejected = match std::fs::read(&path) {
-            Ok(file) => match Self::open(engine, &file) {
+        limits: &super::compile::CompileLimits,
+    ) -> Result<(Component, CacheOutcome), String> {
+        let rejected = match self.path_for(content_hash).map(|path| (std::fs::read(&path), path)) {
+            None => None,
+            Some((Ok(file), _)) => match Self::open(engine, &file) {
                 Ok(component) => return Ok((component, CacheOutcome::Cached)),
                 Err(reason) => Some(reason),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => Some(format!("unreadable: {e}")),
+            Some((Err(e), _)) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Some((Err(e), _)) => Some(format!("unreadable: {e}")),
         };
-        if let Some(reason) = &rejected {
+        if let (Some(reason), Some(path)) = (&rejected, self.path_for(content_hash)) {
             tracing::warn!(path = %path.display(), reason, "ignoring cached plugin artifact; recompiling");
         }
-        let component = Component::from_binary(engine, bytes)?;
-        let stored = match component.serialize() {
-            Ok(artifact) => Self::store(&path, &artifact),
-            Err(e) => Err(e.to_string()),
-        };
+        let artifact = super::compile::precompile(engine, bytes, limits)?;
+        // SAFETY: `Component::deserialize` requires bytes produced by
+        // `precompile_component` of a compatible engine: these come straight
+        // from this engine, or from a compile worker (this same executable)
+        // using `compile::wasm_config`, the settings compiled code depends
+        // on; wasmtime rejects an artifact of another version or setting.
+        let component = unsafe { Component::deserialize(engine, &artifact) }
+            .map_err(|e| format!("the compiled component was rejected: {e}"))?;
+        let Some(path) = self.path_for(content_hash) else { return Ok((component, CacheOutcome::Compiled)) };
+        let stored = Self::store(&path, &artifact);
         if let Err(e) = &stored {
             tracing::warn!(path = %path.display(), error = %e, "could not write plugin artifact cache");
         }

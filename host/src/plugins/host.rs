@@ -96,7 +96,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 /// Whose keys these are: one plugin serving one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KvScope {
-    /// The plugin's name.
+    /// The plugin's identity (`publisher/name`; a shadow candidate's own space has a suffix).
     pub plugin: String,
     /// The tenant.
     pub tenant: String,
@@ -139,43 +139,68 @@ pub trait KvStore: Send + Sync + 'static {
 }
 
 /// An in-process key-value store (the default until a database store is configured).
+///
+/// Each (plugin, tenant) space has its own lock and keeps its byte count as
+/// it changes, so a write costs the same with 8 keys or 8,000 and one busy
+/// space never waits on another.
 #[derive(Debug, Default)]
 pub struct MemoryKv {
-    scopes: Mutex<HashMap<KvScope, HashMap<String, Vec<u8>>>>,
+    spaces: Mutex<HashMap<KvScope, Arc<Mutex<Space>>>>,
+}
+
+/// One scope's keys and the bytes (keys + values) they hold.
+#[derive(Debug, Default)]
+struct Space {
+    entries: HashMap<String, Vec<u8>>,
+    used: usize,
 }
 
 impl MemoryKv {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<KvScope, HashMap<String, Vec<u8>>>) -> T) -> T {
-        let mut guard = self.scopes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&mut guard)
+    /// A scope's space; with `create`, made if it is missing.
+    fn space(&self, scope: &KvScope, create: bool) -> Option<Arc<Mutex<Space>>> {
+        let mut spaces = self.spaces.lock().unwrap_or_else(|p| p.into_inner());
+        match spaces.get(scope) {
+            Some(space) => Some(space.clone()),
+            None if create => Some(spaces.entry(scope.clone()).or_default().clone()),
+            None => None,
+        }
     }
+}
+
+fn lock(space: &Mutex<Space>) -> std::sync::MutexGuard<'_, Space> {
+    space.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl KvStore for MemoryKv {
     fn get<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>> {
-        let value = self.with(|s| s.get(scope).and_then(|m| m.get(key).cloned()));
+        let value = self.space(scope, false).and_then(|space| lock(&space).entries.get(key).cloned());
         Box::pin(async move { Ok(value) })
     }
 
     fn set<'a>(&'a self, scope: &'a KvScope, key: &'a str, value: Vec<u8>) -> KvFuture<'a, ()> {
-        let result = self.with(|s| {
-            let map = s.entry(scope.clone()).or_default();
-            let used: usize = map.iter().filter(|(k, _)| k.as_str() != key).map(|(k, v)| k.len() + v.len()).sum();
-            if used + key.len() + value.len() > KV_QUOTA {
-                return Err(KvError::QuotaExceeded);
+        let space = self.space(scope, true).expect("created");
+        let result = {
+            let mut space = lock(&space);
+            let old = space.entries.get(key).map_or(0, |v| key.len() + v.len());
+            let used = space.used - old + key.len() + value.len();
+            if used > KV_QUOTA {
+                Err(KvError::QuotaExceeded)
+            } else {
+                space.used = used;
+                space.entries.insert(key.to_string(), value);
+                Ok(())
             }
-            map.insert(key.to_string(), value);
-            Ok(())
-        });
+        };
         Box::pin(async move { result })
     }
 
     fn delete<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, ()> {
-        self.with(|s| {
-            if let Some(map) = s.get_mut(scope) {
-                map.remove(key);
+        if let Some(space) = self.space(scope, false) {
+            let mut space = lock(&space);
+            if let Some(v) = space.entries.remove(key) {
+                space.used -= key.len() + v.len();
             }
-        });
+        }
         Box::pin(async { Ok(()) })
     }
 }
@@ -275,6 +300,9 @@ pub struct CallState {
     pub http: Arc<broker::Policy>,
     /// A key-value space of the call's own (a shadow candidate's).
     pub kv_space: Option<Arc<str>>,
+    /// Whose key-value space it is: the plugin's identity (`publisher/name`),
+    /// or its bare name where no publisher is known (command-line runs).
+    pub owner: Arc<str>,
     /// Canned HTTP answers instead of the network.
     pub http_fake: Option<broker::Fake>,
     /// When the current call must be finished (brokered requests get what remains).
@@ -294,6 +322,7 @@ impl CallState {
     pub fn reset_for_call(&mut self, ctx: &super::CallContext, deadline: Instant) {
         self.http = ctx.http.clone();
         self.kv_space = ctx.kv_space.clone();
+        self.owner = ctx.identity.clone().unwrap_or_else(|| self.plugin.clone());
         self.http_fake = ctx.http_fake.clone();
         self.deadline = deadline;
         self.http_requests = 0;
@@ -326,6 +355,7 @@ impl CallState {
             .socket_addr_check(|_, _| Box::pin(async { false }))
             .build();
         CallState {
+            owner: plugin.clone(),
             plugin,
             tenant,
             config,
@@ -347,8 +377,8 @@ impl CallState {
 
     fn scope(&self) -> KvScope {
         let plugin = match &self.kv_space {
-            Some(space) => format!("{}#{space}", self.plugin),
-            None => self.plugin.to_string(),
+            Some(space) => format!("{}#{space}", self.owner),
+            None => self.owner.to_string(),
         };
         KvScope { plugin, tenant: self.tenant.clone() }
     }
@@ -373,17 +403,25 @@ impl CallState {
             }
             message.truncate(cut);
         }
-        let fields: Vec<String> = fields.iter().take(16).map(|(k, v)| format!("{k}={v}")).collect();
+        // The plugin's words are fields of a record the host writes, escaped
+        // (controls, line breaks, bidi overrides) and redacted: whatever it
+        // logs, every line reads as the plugin's, never as the host's.
+        let fields: Vec<String> = fields
+            .iter()
+            .take(16)
+            .map(|(k, v)| format!("{}={}", super::limits::plugin_text(k), super::limits::plugin_text(v)))
+            .collect();
         let fields = fields.join(" ");
+        let text = super::limits::plugin_text(&message);
         let plugin = &*self.plugin;
         let tenant = &self.tenant;
         match level {
             tracing::Level::DEBUG | tracing::Level::TRACE => {
-                tracing::debug!(target: "plugin", plugin, tenant, fields, "{message}")
+                tracing::debug!(target: "plugin", plugin, tenant, fields, text, "plugin log")
             }
-            tracing::Level::INFO => tracing::info!(target: "plugin", plugin, tenant, fields, "{message}"),
-            tracing::Level::WARN => tracing::warn!(target: "plugin", plugin, tenant, fields, "{message}"),
-            tracing::Level::ERROR => tracing::error!(target: "plugin", plugin, tenant, fields, "{message}"),
+            tracing::Level::INFO => tracing::info!(target: "plugin", plugin, tenant, fields, text, "plugin log"),
+            tracing::Level::WARN => tracing::warn!(target: "plugin", plugin, tenant, fields, text, "plugin log"),
+            tracing::Level::ERROR => tracing::error!(target: "plugin", plugin, tenant, fields, text, "plugin log"),
         }
     }
 
@@ -571,5 +609,17 @@ mod tests {
         assert_eq!(kv.get(&a, "k0").await.unwrap().unwrap()[0], 1);
         kv.delete(&a, "k0").await.unwrap();
         assert_eq!(kv.get(&a, "k0").await.unwrap(), None);
+        // The space's byte count follows deletes and replacements: the room a
+        // delete frees can be used again, and a smaller value frees the rest.
+        kv.set(&a, "k98", vec![0; KV_MAX_VALUE]).await.unwrap();
+        assert_eq!(kv.set(&a, "k99", vec![0; KV_MAX_VALUE]).await, Err(KvError::QuotaExceeded));
+        kv.set(&a, "k1", vec![0; 1]).await.unwrap();
+        kv.set(&a, "k99", vec![0; KV_MAX_VALUE]).await.unwrap();
+        for i in 0..100 {
+            kv.delete(&a, &format!("k{i}")).await.unwrap();
+        }
+        for i in 0..15 {
+            kv.set(&a, &format!("again{i}"), vec![0; KV_MAX_VALUE]).await.unwrap();
+        }
     }
 }

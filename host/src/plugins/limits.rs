@@ -1,6 +1,13 @@
 //! Limits on a plugin call and the checks of what a plugin returns.
+//!
+//! Everything a plugin says is cleaned here before anyone acts on it:
+//! sizes are bounded, text with control characters (but newline where a
+//! line break makes sense) or Unicode bidi controls is refused as invalid
+//! output, and card numbers, SSNs and passwords are masked with the same
+//! redaction the webhook applies to inbound text (`messaging::redact`).
 
 use crate::domain::{CustomerProfile, Decision, Intent, Manifest};
+use crate::messaging::redact::{Redactions, redact};
 use std::time::Duration;
 
 /// Per-plugin limits. The defaults suit SMS support; an admin may change them per plugin.
@@ -16,8 +23,12 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Most intents a classifier may return.
     pub max_intents: usize,
-    /// Longest reply, in characters (Twilio's `Body` limit).
-    pub max_reply_chars: usize,
+    /// Longest reply in UTF-16 code units, as the provider counts its
+    /// 1,600 `Body` limit (an emoji is two).
+    pub max_reply_units: usize,
+    /// Most segments a reply may cost (GSM-7: 153 characters each,
+    /// UCS-2: 67 units each, once a text needs more than one).
+    pub max_reply_segments: u32,
     /// Most tags in a decision.
     pub max_tags: usize,
     /// Bytes of guest stdout and stderr kept per call; the rest is dropped.
@@ -44,7 +55,8 @@ impl Default for Limits {
             crm_deadline: Duration::from_secs(2),
             memory_bytes: 32 << 20,
             max_intents: 32,
-            max_reply_chars: 1600,
+            max_reply_units: 1600,
+            max_reply_segments: 10,
             max_tags: 16,
             stdio_bytes: 16 << 10,
             instance_calls: None,
@@ -71,6 +83,38 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
+/// Why a character may not appear in plugin text, if it may not: C0
+/// controls but newline (where `newline` allows it), DEL, C1 controls, and
+/// the Unicode bidi embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069), which make text read differently from what it is.
+fn forbidden(c: char, newline: bool) -> Option<&'static str> {
+    match c {
+        '\n' if newline => None,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => Some("a control character"),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => Some("a bidi override"),
+        _ => None,
+    }
+}
+
+/// Refuse text with a character [`forbidden`] names.
+pub fn check_text(what: &str, text: &str, newline: bool) -> Result<(), String> {
+    match text.chars().enumerate().find_map(|(i, c)| forbidden(c, newline).map(|why| (i, c, why))) {
+        None => Ok(()),
+        Some((i, c, why)) => Err(format!("{what} contains U+{:04X} ({why}) at character {}", c as u32, i + 1)),
+    }
+}
+
+/// Mask what [`redact`] masks in `text`, adding to `found`.
+fn scrub(text: &mut String, found: &mut Redactions) {
+    let (clean, r) = redact(text);
+    if r.any() {
+        *text = clean;
+        found.cards += r.cards;
+        found.ssns += r.ssns;
+        found.passwords += r.passwords;
+    }
+}
+
 /// Check a classifier's output.
 pub fn check_intents(limits: &Limits, intents: &[Intent]) -> Result<(), String> {
     if intents.len() > limits.max_intents {
@@ -81,6 +125,7 @@ pub fn check_intents(limits: &Limits, intents: &[Intent]) -> Result<(), String> 
         if n == 0 || n > MAX_LABEL_CHARS {
             return Err(format!("intent label must be 1 to {MAX_LABEL_CHARS} characters, got {n}"));
         }
+        check_text("an intent label", &intent.label, false)?;
         if !intent.confidence.is_finite() || !(0.0..=1.0).contains(&intent.confidence) {
             return Err(format!("intent `{}` has confidence {} outside 0.0..=1.0", intent.label, intent.confidence));
         }
@@ -88,27 +133,46 @@ pub fn check_intents(limits: &Limits, intents: &[Intent]) -> Result<(), String> 
     Ok(())
 }
 
-/// Check a responder's decision.
-pub fn check_decision(limits: &Limits, decision: &Decision) -> Result<(), String> {
-    if let Some(reply) = &decision.reply {
-        let n = chars(reply);
+/// Check a responder's decision and mask what must not be sent or stored
+/// (returning what was masked).
+pub fn clean_decision(limits: &Limits, decision: &mut Decision) -> Result<Redactions, String> {
+    let mut found = Redactions::default();
+    if let Some(reply) = &mut decision.reply {
         if reply.trim().is_empty() {
             return Err("reply is empty".into());
         }
-        if n > limits.max_reply_chars {
-            return Err(format!("reply is {n} characters; at most {} are allowed", limits.max_reply_chars));
+        check_text("the reply", reply, true)?;
+        scrub(reply, &mut found);
+        let units = reply.encode_utf16().count();
+        if units > limits.max_reply_units {
+            return Err(format!(
+                "reply is {units} UTF-16 units (what the provider counts); at most {} are allowed",
+                limits.max_reply_units
+            ));
+        }
+        let info = crate::messaging::segments::analyze(reply);
+        if info.segments > limits.max_reply_segments {
+            return Err(format!(
+                "reply would be {} {} segments; at most {} are allowed",
+                info.segments,
+                info.encoding.as_str(),
+                limits.max_reply_segments
+            ));
         }
     }
-    if let Some(handoff) = &decision.handoff {
+    if let Some(handoff) = &mut decision.handoff {
         let n = chars(&handoff.reason);
         if n == 0 || n > MAX_REASON_CHARS {
             return Err(format!("handoff reason must be 1 to {MAX_REASON_CHARS} characters, got {n}"));
         }
+        check_text("the handoff reason", &handoff.reason, true)?;
+        scrub(&mut handoff.reason, &mut found);
         if let Some(team) = &handoff.team {
             let n = chars(team);
             if n == 0 || n > MAX_TEAM_CHARS {
                 return Err(format!("handoff team must be 1 to {MAX_TEAM_CHARS} characters, got {n}"));
             }
+            check_text("the handoff team", team, false)?;
         }
         if decision.resolve {
             return Err("a decision cannot both resolve and hand off".into());
@@ -117,17 +181,20 @@ pub fn check_decision(limits: &Limits, decision: &Decision) -> Result<(), String
     if decision.add_tags.len() > limits.max_tags {
         return Err(format!("{} tags; at most {} are allowed", decision.add_tags.len(), limits.max_tags));
     }
-    for tag in &decision.add_tags {
+    for tag in &mut decision.add_tags {
         let n = chars(tag);
         if n == 0 || n > MAX_TAG_CHARS {
             return Err(format!("tag must be 1 to {MAX_TAG_CHARS} characters, got {n}"));
         }
+        check_text("a tag", tag, false)?;
+        scrub(tag, &mut found);
     }
-    Ok(())
+    Ok(found)
 }
 
-/// Check a CRM profile.
-pub fn check_profile(profile: &CustomerProfile) -> Result<(), String> {
+/// Check a CRM profile and mask what must not be stored or passed on
+/// (returning what was masked).
+pub fn clean_profile(profile: &mut CustomerProfile) -> Result<Redactions, String> {
     let n = chars(&profile.id);
     if n == 0 || n > 128 {
         return Err(format!("profile id must be 1 to 128 characters, got {n}"));
@@ -141,12 +208,43 @@ pub fn check_profile(profile: &CustomerProfile) -> Result<(), String> {
     if profile.attributes.len() > MAX_ATTRIBUTES {
         return Err(format!("{} profile attributes; at most {MAX_ATTRIBUTES}", profile.attributes.len()));
     }
-    for (k, v) in &profile.attributes {
+    let mut found = Redactions::default();
+    check_text("the profile id", &profile.id, false)?;
+    scrub(&mut profile.id, &mut found);
+    for (what, field) in [("the profile name", &mut profile.name), ("the profile tier", &mut profile.tier)] {
+        if let Some(value) = field {
+            check_text(what, value, false)?;
+            scrub(value, &mut found);
+        }
+    }
+    for (k, v) in &mut profile.attributes {
         if k.is_empty() || chars(k) > 64 || chars(v) > 1024 {
             return Err(format!("profile attribute `{k}` is empty or too long (keys ≤ 64, values ≤ 1024 characters)"));
         }
+        check_text("a profile attribute name", k, false)?;
+        check_text(&format!("profile attribute `{k}`"), v, true)?;
+        scrub(v, &mut found);
     }
-    Ok(())
+    Ok(found)
+}
+
+/// Text a plugin wrote that the host shows or logs (its error messages):
+/// controls and bidi overrides become visible escapes, card numbers, SSNs
+/// and passwords are masked. Never refused: it explains a failure.
+pub fn plugin_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match forbidden(c, false) {
+            None => out.push(c),
+            Some(_) => match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            },
+        }
+    }
+    redact(&out).0
 }
 
 /// Check a manifest's own fields (roles are checked against exports elsewhere).
@@ -193,14 +291,24 @@ mod tests {
         assert!(check_intents(&l, &many).unwrap_err().contains("33 intents"));
     }
 
+    fn check_decision(l: &Limits, d: &Decision) -> Result<Decision, String> {
+        let mut d = d.clone();
+        clean_decision(l, &mut d).map(|_| d)
+    }
+
     #[test]
     fn decisions_are_bounded() {
         let l = Limits::default();
         assert!(check_decision(&l, &Decision::default()).is_ok());
-        let long = Decision { reply: Some("x".repeat(1601)), ..Decision::default() };
-        assert!(check_decision(&l, &long).unwrap_err().contains("1601"));
-        let exact = Decision { reply: Some("é".repeat(1600)), ..Decision::default() };
-        assert!(check_decision(&l, &exact).is_ok());
+        let reply = |text: String| Decision { reply: Some(text), ..Decision::default() };
+        // The provider counts UTF-16 units: 1,600 emoji are 3,200 of them.
+        assert!(check_decision(&l, &reply("😀".repeat(1600))).unwrap_err().contains("3200 UTF-16 units"));
+        assert!(check_decision(&l, &reply("x".repeat(1601))).unwrap_err().contains("1601"));
+        // Segments: 10 GSM-7 segments hold 1,530 characters; 10 UCS-2 ones 330 emoji (a pair is never split).
+        assert!(check_decision(&l, &reply("é".repeat(1530))).is_ok());
+        assert!(check_decision(&l, &reply("é".repeat(1531))).unwrap_err().contains("11 GSM-7 segments"));
+        assert!(check_decision(&l, &reply("😀".repeat(330))).is_ok());
+        assert!(check_decision(&l, &reply("😀".repeat(331))).unwrap_err().contains("UCS-2 segments"));
         let both = Decision {
             handoff: Some(Handoff { reason: "x".into(), priority: Priority::Low, team: None }),
             resolve: true,
@@ -209,6 +317,59 @@ mod tests {
         assert!(check_decision(&l, &both).is_err());
         let tags = Decision { add_tags: vec!["t".into(); 17], ..Decision::default() };
         assert!(check_decision(&l, &tags).is_err());
+    }
+
+    #[test]
+    fn controls_and_bidi_overrides_are_invalid_output() {
+        let l = Limits::default();
+        let reply = |text: &str| Decision { reply: Some(text.into()), ..Decision::default() };
+        assert!(check_decision(&l, &reply("line one\nline two")).is_ok());
+        for bad in [
+            "nul \0 here",
+            "bell \u{7}",
+            "cr \r",
+            "tab \t",
+            "del \u{7f}",
+            "c1 \u{85}",
+            "rlo \u{202e}gnp.exe",
+            "isolate \u{2066}x\u{2069}",
+        ] {
+            let err = check_decision(&l, &reply(bad)).unwrap_err();
+            assert!(err.contains("control character") || err.contains("bidi override"), "{bad:?}: {err}");
+        }
+        let tag = Decision { add_tags: vec!["vip\n".into()], ..Decision::default() };
+        assert!(check_decision(&l, &tag).unwrap_err().contains("a tag contains U+000A"));
+        let tag = Decision { add_tags: vec!["\u{202e}piv".into()], ..Decision::default() };
+        assert!(check_decision(&l, &tag).is_err());
+    }
+
+    #[test]
+    fn what_plugins_say_loses_cards_ssns_and_passwords() {
+        let l = Limits::default();
+        let mut d = Decision {
+            reply: Some("card 4111 1111 1111 1111, also 4111-1111-1111-1111 and 4111111111111111".into()),
+            handoff: Some(Handoff {
+                reason: "customer SSN 123-45-6789, password: hunter2".into(),
+                priority: Priority::Low,
+                team: None,
+            }),
+            add_tags: vec!["card-4111111111111111".into()],
+            resolve: false,
+        };
+        let found = clean_decision(&l, &mut d).unwrap();
+        assert_eq!(d.reply.as_deref(), Some("card ****1111, also ****1111 and ****1111"));
+        assert_eq!(d.handoff.unwrap().reason, "customer SSN ***-**-6789, password: ****");
+        assert_eq!(d.add_tags, ["card-****1111"]);
+        assert_eq!(found, Redactions { cards: 4, ssns: 1, passwords: 1 });
+        let mut p = CustomerProfile {
+            id: "cus_1".into(),
+            name: Some("Dana".into()),
+            tier: None,
+            attributes: vec![("card".into(), "4111 1111 1111 1111".into())],
+        };
+        clean_profile(&mut p).unwrap();
+        assert_eq!(p.attributes[0].1, "****1111");
+        assert_eq!(plugin_text("boom\n2026 INFO forged 4111111111111111"), "boom\\n2026 INFO forged ****1111");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use super::bindings::{self, v1, v2};
 use super::cache::{ArtifactCache, CacheOutcome};
+use super::compile::CompileLimits;
 use super::error::{FailureKind, PluginError, truncate_chars};
 use super::host::{CallState, KvStore, MemoryKv, PluginConfig};
 use super::limits::{self, Limits};
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, InstancePre, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 /// A component's exports under the contract version it targets.
 enum Exports {
@@ -89,6 +90,8 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// Storage behind the plugins' key-value interface.
     pub kv: Arc<dyn KvStore>,
+    /// What a component may make the host compile, and where compiling happens.
+    pub compile: CompileLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -99,6 +102,7 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 << 20,
             epoch_tick: Duration::from_millis(1),
             kv: Arc::new(MemoryKv::default()),
+            compile: CompileLimits::default(),
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct CallContext {
     /// A key-value space of its own instead of the (plugin, tenant) one: a
     /// shadow candidate's, so it can never change what the active version reads.
     pub kv_space: Option<Arc<str>>,
+    /// The plugin's identity, `publisher/name`, whose key-value space the
+    /// call uses (`None`: the bare manifest name, for command-line runs).
+    pub identity: Option<Arc<str>>,
     /// Canned HTTP answers instead of the network (`smsdesk plugin test`).
     pub http_fake: Option<crate::broker::Fake>,
 }
@@ -136,6 +143,8 @@ pub struct ComponentInfo {
     pub size: usize,
     /// SHA-256 of the component bytes.
     pub sha256: String,
+    /// The publisher key whose valid signature it carries (`ed25519:…`), if signed.
+    pub publisher_key: Option<String>,
     /// Whether it came from the precompiled cache.
     #[serde(skip)]
     pub cache: CacheOutcome,
@@ -145,6 +154,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<CallState>,
     cache: ArtifactCache,
+    compile: CompileLimits,
     kv: Arc<dyn KvStore>,
     tick: Duration,
     stop_ticker: Arc<AtomicBool>,
@@ -190,10 +200,8 @@ impl Runtime {
             .max_memories_per_component(16)
             .max_tables_per_component(32)
             .max_component_instance_size(1 << 20);
-        let mut wasm = Config::new();
-        wasm.epoch_interruption(true)
-            .wasm_component_model(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let mut wasm = super::compile::wasm_config();
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("creating the Wasm engine: {e}"))?;
 
         let mut linker: Linker<CallState> = Linker::new(&engine);
@@ -218,6 +226,7 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                compile: config.compile,
                 kv: config.kv,
                 tick: config.epoch_tick,
                 stop_ticker,
@@ -235,15 +244,27 @@ impl Runtime {
     pub async fn load(&self, label: &str, bytes: Vec<u8>, limits: Limits) -> Result<LoadedPlugin, PluginError> {
         let invalid = |detail: String| PluginError::new(label, None, FailureKind::InvalidComponent, detail);
         check_header(&bytes).map_err(invalid)?;
+        // Who signed it (checked before anything is compiled): a component
+        // altered after signing, or with a forged signature, never loads.
+        let publisher_key = match smsdesk_signing::verify(&bytes) {
+            Ok(smsdesk_signing::Signed::By(key)) => Some(key.to_string()),
+            // Sections that do not even parse: the compiler says what is wrong.
+            Ok(smsdesk_signing::Signed::Unsigned) | Err(smsdesk_signing::Error::Malformed(_)) => None,
+            Err(e) => return Err(invalid(e.to_string())),
+        };
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len();
         let inner = self.inner.clone();
         let hash = sha256.clone();
-        let (component, cache) =
-            tokio::task::spawn_blocking(move || inner.cache.load_or_compile(&inner.engine, &bytes, &hash))
-                .await
-                .map_err(|e| invalid(format!("compilation task failed: {e}")))?
-                .map_err(|e| invalid(format!("not a valid component: {}", root_cause(&e))))?;
+        let (component, cache) = tokio::task::spawn_blocking(move || {
+            inner.cache.load_or_compile(&inner.engine, &bytes, &hash, &inner.compile)
+        })
+        .await
+        .map_err(|e| invalid(format!("compilation task failed: {e}")))?
+        .map_err(|mut e| {
+            truncate_chars(&mut e, 400);
+            invalid(e)
+        })?;
 
         // A component built against a contract version this host does not
         // run gets that said plainly, before the linker's lower-level complaint.
@@ -307,7 +328,8 @@ impl Runtime {
         let imports: Vec<String> = ty.imports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
         let exports: Vec<String> = ty.exports(&self.inner.engine).map(|(name, _)| name.to_string()).collect();
         let wit_version = Some(contract.version().to_string());
-        let info = ComponentInfo { wit_version, roles: roles.clone(), imports, exports, size, sha256, cache };
+        let info =
+            ComponentInfo { wit_version, roles: roles.clone(), imports, exports, size, sha256, publisher_key, cache };
 
         let instance_calls = match limits.instance_calls {
             Some(n) => n.max(1),
@@ -360,8 +382,16 @@ fn join(roles: &[Role]) -> String {
     roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// An error's chain for people: the wasm backtrace (which only means
+/// something to the plugin's author, and goes to the log) left out, the
+/// plugin's words escaped.
 fn root_cause(e: &wasmtime::Error) -> String {
-    let mut text = format!("{e:#}");
+    let parts: Vec<String> = e
+        .chain()
+        .map(|cause| cause.to_string())
+        .filter(|text| !text.starts_with("error while executing at wasm backtrace"))
+        .collect();
+    let mut text = limits::plugin_text(&parts.join(": "));
     truncate_chars(&mut text, 400);
     text
 }
@@ -595,11 +625,15 @@ impl LoadedPlugin {
         let state = store.data();
         let stdout = state.stdout.text();
         let stderr = state.stderr.text();
+        // The plugin's text goes in a field, escaped: a line break in it can
+        // never start a line that reads like the host's own.
         if !stdout.is_empty() {
-            tracing::debug!(target: "plugin", plugin = %self.name, tenant = %state.tenant, "stdout: {}", stdout.trim_end());
+            tracing::debug!(target: "plugin", plugin = %self.name, tenant = %state.tenant,
+                stdout = %limits::plugin_text(stdout.trim_end()), "plugin wrote to stdout");
         }
         if !stderr.is_empty() {
-            tracing::warn!(target: "plugin", plugin = %self.name, tenant = %state.tenant, "stderr: {}", stderr.trim_end());
+            tracing::warn!(target: "plugin", plugin = %self.name, tenant = %state.tenant,
+                stderr = %limits::plugin_text(stderr.trim_end()), "plugin wrote to stderr");
         }
         let error = match raw? {
             Ok(Ok(value)) => return Ok(value),
@@ -620,7 +654,7 @@ impl LoadedPlugin {
                 Err(self.err(role, FailureKind::Deadline, format!("ran past its deadline of {deadline:?}")))
             }
             Some(Trap::UnreachableCodeReached) if stderr.contains("panicked") => {
-                Err(self.err(role, FailureKind::Panic, panic_message(&stderr)))
+                Err(self.err(role, FailureKind::Panic, limits::plugin_text(&panic_message(&stderr))))
             }
             Some(trap) => Err(self.err(role, FailureKind::Trap, trap.to_string())),
             None => Err(self.err(role, FailureKind::Trap, root_cause(&error))),
@@ -632,10 +666,27 @@ impl LoadedPlugin {
         role: Option<Role>,
         store: &mut Store<CallState>,
     ) -> Result<wasmtime::component::Instance, PluginError> {
-        self.pre.instantiate_async(&mut *store).await.map_err(|e| {
-            let kind = if e.downcast_ref::<Trap>().is_some() { FailureKind::Trap } else { FailureKind::Instantiate };
-            self.err(role, kind, root_cause(&e))
-        })
+        let e = match self.pre.instantiate_async(&mut *store).await {
+            Ok(instance) => return Ok(instance),
+            Err(e) => e,
+        };
+        // The whole story (backtrace included) is for the log; agents read the kind.
+        tracing::debug!(target: "plugin", plugin = %self.name, error = %limits::plugin_text(&format!("{e:?}")),
+            "instantiation failed");
+        let (kind, detail) = if store.data().memory.exceeded {
+            (
+                FailureKind::Memory,
+                format!("tried to grow memory past its cap of {} MiB while starting", self.limits.memory_bytes >> 20),
+            )
+        } else {
+            match e.downcast_ref::<Trap>() {
+                // A start function that loops: the call's deadline, reached before the call began.
+                Some(Trap::Interrupt) => (FailureKind::Deadline, "ran past its deadline while starting up".to_string()),
+                Some(trap) => (FailureKind::Trap, format!("trapped while starting up: {trap}")),
+                None => (FailureKind::Instantiate, root_cause(&e)),
+            }
+        };
+        Err(self.err(role, kind, detail))
     }
 
     async fn call_manifest(&self) -> Result<Manifest, PluginError> {
@@ -722,9 +773,10 @@ impl LoadedPlugin {
             (store, used, calls, raw)
         });
         let returned = self.judge(Some(role), &store, deadline, raw)?;
-        let profile = self.guest_result(role, returned)?;
-        if let Some(p) = &profile {
-            limits::check_profile(p).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        let mut profile = self.guest_result(role, returned)?;
+        if let Some(p) = &mut profile {
+            let found = limits::clean_profile(p).map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+            self.note_redactions(ctx, role, found);
         }
         self.checkin(ctx, store, used, calls);
         Ok(profile)
@@ -756,15 +808,27 @@ impl LoadedPlugin {
             (store, used, calls, raw)
         });
         let returned = self.judge(Some(role), &store, deadline, raw)?;
-        let decision = self.guest_result(role, returned)?;
-        limits::check_decision(&self.limits, &decision)
+        let mut decision = self.guest_result(role, returned)?;
+        let found = limits::clean_decision(&self.limits, &mut decision)
             .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        self.note_redactions(ctx, role, found);
         self.checkin(ctx, store, used, calls);
         Ok(decision)
     }
 
+    /// Say (without the text) that the host masked something a plugin said.
+    fn note_redactions(&self, ctx: &CallContext, role: Role, found: crate::messaging::redact::Redactions) {
+        if found.any() {
+            tracing::info!(target: "plugin", plugin = %self.name, tenant = %ctx.tenant, role = role.as_str(),
+                cards = found.cards, ssns = found.ssns, passwords = found.passwords,
+                "masked card numbers, SSNs or passwords in a plugin's output");
+        }
+    }
+
     fn guest_result<T>(&self, role: Role, r: Result<T, (&'static str, String)>) -> Result<T, PluginError> {
-        r.map_err(|(kind, mut message)| {
+        r.map_err(|(kind, message)| {
+            // The plugin's own words reach agents (hand-off reasons) and logs.
+            let mut message = limits::plugin_text(&message);
             truncate_chars(&mut message, 500);
             self.err(Some(role), FailureKind::Guest, format!("{kind}: {message}"))
         })

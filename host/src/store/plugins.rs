@@ -11,6 +11,11 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 pub struct PluginVersion {
     /// Id.
     pub id: i64,
+    /// Who signed it: a registered publisher's name, `smsdesk` (first
+    /// party) or `unsigned`. With `name`, the plugin's identity.
+    pub publisher: String,
+    /// The key that signed it (`ed25519:…`), if signed.
+    pub publisher_key: Option<String>,
     /// Manifest name.
     pub name: String,
     /// Manifest version.
@@ -76,9 +81,20 @@ pub struct AuditEntry {
     pub at: i64,
 }
 
+impl PluginVersion {
+    /// The plugin's identity, `publisher/name`: what bindings and secrets belong to.
+    pub fn identity(&self) -> String {
+        format!("{}/{}", self.publisher, self.name)
+    }
+}
+
 /// A new version to record.
 #[derive(Debug, Clone)]
 pub struct NewPluginVersion {
+    /// Its publisher (`unsigned` if not signed).
+    pub publisher: String,
+    /// The signing key, if signed.
+    pub publisher_key: Option<String>,
     /// Manifest name.
     pub name: String,
     /// Manifest version.
@@ -100,6 +116,8 @@ pub struct NewPluginVersion {
 fn version_row(r: &sqlx::sqlite::SqliteRow) -> PluginVersion {
     PluginVersion {
         id: r.get("id"),
+        publisher: r.get("publisher"),
+        publisher_key: r.get("publisher_key"),
         name: r.get("name"),
         version: r.get("version"),
         sha256: r.get("sha256"),
@@ -127,8 +145,8 @@ fn binding_row(r: &sqlx::sqlite::SqliteRow) -> ManagedBinding {
     }
 }
 
-const VERSION_COLUMNS: &str =
-    "id, name, version, sha256, size, roles, wit_version, capabilities, path, uploaded_by, created_at";
+const VERSION_COLUMNS: &str = "id, publisher, publisher_key, name, version, sha256, size, roles, wit_version, \
+     capabilities, path, uploaded_by, created_at";
 const BINDING_COLUMNS: &str = "tenant_id, role, plugin, version_id, config_json, enabled, history, grants, updated_at";
 
 impl Store {
@@ -176,7 +194,8 @@ impl Store {
             .await?;
         let r = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO plugin_versions (name, version, sha256, size, roles, wit_version, capabilities, path,
-                 uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {VERSION_COLUMNS}"
+                 uploaded_by, created_at, publisher, publisher_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {VERSION_COLUMNS}"
         )))
         .bind(&v.name)
         .bind(&v.version)
@@ -188,11 +207,14 @@ impl Store {
         .bind(&v.path)
         .bind(actor)
         .bind(now)
+        .bind(&v.publisher)
+        .bind(&v.publisher_key)
         .fetch_one(&mut *tx)
         .await?;
         let version = version_row(&r);
-        let detail = serde_json::json!({ "id": version.id, "version": v.version, "sha256": v.sha256, "size": v.size });
-        Self::audit_in(&mut tx, actor, "plugin.upload", None, Some(&v.name), &detail, now).await?;
+        let detail = serde_json::json!({ "id": version.id, "version": v.version, "sha256": v.sha256, "size": v.size,
+            "publisher_key": v.publisher_key });
+        Self::audit_in(&mut tx, actor, "plugin.upload", None, Some(&version.identity()), &detail, now).await?;
         tx.commit().await?;
         Ok((version, true))
     }
@@ -200,7 +222,7 @@ impl Store {
     /// Every version not removed, newest first.
     pub async fn plugin_versions(&self) -> StoreResult<Vec<PluginVersion>> {
         Ok(sqlx::query(AssertSqlSafe(format!(
-            "SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE removed_at IS NULL ORDER BY name, id DESC"
+            "SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE removed_at IS NULL ORDER BY publisher, name, id DESC"
         )))
         .fetch_all(&self.reader)
         .await?
@@ -370,10 +392,11 @@ impl Store {
     pub async fn remove_plugin_version(&self, id: i64, actor: &str) -> StoreResult<Option<bool>> {
         let mut tx = self.writer.begin().await?;
         let now = self.now();
-        let Some(v) = sqlx::query("SELECT name FROM plugin_versions WHERE id = $1 AND removed_at IS NULL")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
+        let Some(v) =
+            sqlx::query("SELECT publisher || '/' || name FROM plugin_versions WHERE id = $1 AND removed_at IS NULL")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
         else {
             return Ok(None);
         };
@@ -766,5 +789,171 @@ impl Store {
             header: header_of(r.get(4), r.get(5)),
         })
         .collect())
+    }
+}
+
+/// A registered publisher: a name for an Ed25519 key.
+#[derive(Debug, Clone, Serialize)]
+pub struct Publisher {
+    /// Its name (what plugin identities and trust use).
+    pub name: String,
+    /// `ed25519:<64 hex digits>`.
+    pub public_key: String,
+    /// Who registered it.
+    pub added_by: String,
+    /// When (ms).
+    pub created_at: i64,
+}
+
+/// A tenant's trust in a publisher (or, as `unsigned`, in unsigned components).
+#[derive(Debug, Clone, Serialize)]
+pub struct Trust {
+    /// The tenant.
+    pub tenant_id: String,
+    /// A publisher's name, or `unsigned`.
+    pub publisher: String,
+    /// Who decided.
+    pub added_by: String,
+    /// When (ms).
+    pub created_at: i64,
+}
+
+/// Why a publisher could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublisherConflict {
+    /// The name is taken (by this key).
+    Name(String),
+    /// The key is registered under this name.
+    Key(String),
+}
+
+impl Store {
+    /// Every registered publisher, by name.
+    pub async fn publishers(&self) -> StoreResult<Vec<Publisher>> {
+        Ok(sqlx::query("SELECT name, public_key, added_by, created_at FROM publishers ORDER BY name")
+            .fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|r| Publisher { name: r.get(0), public_key: r.get(1), added_by: r.get(2), created_at: r.get(3) })
+            .collect())
+    }
+
+    /// Register a publisher. A name and a key are registered once: the same
+    /// pair again is fine, anything else conflicts.
+    pub async fn add_publisher(
+        &self,
+        name: &str,
+        key: &str,
+        actor: &str,
+    ) -> StoreResult<Result<(Publisher, bool), PublisherConflict>> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let existing = sqlx::query(
+            "SELECT name, public_key, added_by, created_at FROM publishers WHERE name = $1 OR public_key = $2",
+        )
+        .bind(name)
+        .bind(key)
+        .fetch_all(&mut *tx)
+        .await?;
+        if let Some(r) = existing.first() {
+            let (n, k): (String, String) = (r.get(0), r.get(1));
+            if n == name && k == key {
+                let p = Publisher { name: n, public_key: k, added_by: r.get(2), created_at: r.get(3) };
+                return Ok(Ok((p, false)));
+            }
+            if n == name {
+                return Ok(Err(PublisherConflict::Name(k)));
+            }
+            return Ok(Err(PublisherConflict::Key(n)));
+        }
+        sqlx::query("INSERT INTO publishers (name, public_key, added_by, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(name)
+            .bind(key)
+            .bind(actor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        Self::audit_in(
+            &mut tx,
+            actor,
+            "publisher.add",
+            None,
+            Some(name),
+            &serde_json::json!({ "public_key": key }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok((Publisher { name: name.into(), public_key: key.into(), added_by: actor.into(), created_at: now }, true)))
+    }
+
+    /// Remove a publisher no uploaded version names. `None`: no such
+    /// publisher; `Some(false)`: versions signed by it are still kept.
+    pub async fn remove_publisher(&self, name: &str, actor: &str) -> StoreResult<Option<bool>> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        if sqlx::query("SELECT 1 FROM publishers WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?.is_none()
+        {
+            return Ok(None);
+        }
+        let used = sqlx::query("SELECT 1 FROM plugin_versions WHERE publisher = $1 AND removed_at IS NULL LIMIT 1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if used {
+            return Ok(Some(false));
+        }
+        sqlx::query("DELETE FROM publishers WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM tenant_publishers WHERE publisher = $1").bind(name).execute(&mut *tx).await?;
+        Self::audit_in(&mut tx, actor, "publisher.remove", None, Some(name), &serde_json::json!({}), now).await?;
+        tx.commit().await?;
+        Ok(Some(true))
+    }
+
+    /// Which publishers tenants trust: one tenant's, or every tenant's.
+    pub async fn trust(&self, tenant: Option<&str>) -> StoreResult<Vec<Trust>> {
+        Ok(sqlx::query(
+            "SELECT tenant_id, publisher, added_by, created_at FROM tenant_publishers
+             WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY tenant_id, publisher",
+        )
+        .bind(tenant)
+        .fetch_all(&self.reader)
+        .await?
+        .into_iter()
+        .map(|r| Trust { tenant_id: r.get(0), publisher: r.get(1), added_by: r.get(2), created_at: r.get(3) })
+        .collect())
+    }
+
+    /// Trust (or stop trusting) a publisher for a tenant; audited. Whether anything changed.
+    pub async fn set_trust(&self, tenant: &str, publisher: &str, trusted: bool, actor: &str) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let now = self.now();
+        let changed = if trusted {
+            sqlx::query(
+                "INSERT INTO tenant_publishers (tenant_id, publisher, added_by, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant_id, publisher) DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(publisher)
+            .bind(actor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        } else {
+            sqlx::query("DELETE FROM tenant_publishers WHERE tenant_id = $1 AND publisher = $2")
+                .bind(tenant)
+                .bind(publisher)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        } > 0;
+        if changed {
+            let action = if trusted { "publisher.trust" } else { "publisher.distrust" };
+            Self::audit_in(&mut tx, actor, action, Some(tenant), Some(publisher), &serde_json::json!({}), now).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 }

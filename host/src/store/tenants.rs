@@ -1,10 +1,10 @@
-//! Tenants, their numbers and plugin bindings.
+//! Tenants and their numbers (plugin bindings live in the configuration file).
 
 use super::{Store, StoreResult};
 use crate::config::TenantConfig;
 
 impl Store {
-    /// Make the stored tenants, numbers and bindings match the configuration.
+    /// Make the stored tenants and numbers match the configuration.
     pub async fn sync_tenants(&self, tenants: &[TenantConfig]) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
         let now = self.now();
@@ -32,22 +32,6 @@ impl Store {
                 )
                 .bind(n)
                 .bind(&t.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("DELETE FROM plugin_bindings WHERE tenant_id = $1").bind(&t.id).execute(&mut *tx).await?;
-            for (position, b) in t.plugins.iter().enumerate() {
-                let config =
-                    serde_json::to_string(&b.config.clone().unwrap_or_default()).unwrap_or_else(|_| "{}".into());
-                sqlx::query(
-                    "INSERT INTO plugin_bindings (tenant_id, role, position, plugin, config_json)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&t.id)
-                .bind(b.role.as_str())
-                .bind(position as i64)
-                .bind(&b.plugin)
-                .bind(config)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -21,6 +21,8 @@ pub fn config(dir: &std::path::Path) -> Config {
         data_dir: dir.to_path_buf(),
         bind: "127.0.0.1:0".parse().unwrap(),
         plugin_cache_dir: Some(crate::support::shared_cache_dir()),
+        // Uploads are compiled in a worker process, as `smsdesk serve` does.
+        plugin_compile_worker: Some(env!("CARGO_BIN_EXE_smsdesk").into()),
         tenants: vec![helpdesk_tenant()],
         admins: vec![UserConfig {
             id: "ops".into(),
@@ -86,12 +88,40 @@ fn greeter() -> (Vec<u8>, Vec<u8>) {
     (std::fs::read(GREETER_V1.path).unwrap(), std::fs::read(GREETER_V2.path).unwrap())
 }
 
+/// The tests' publisher key (one per test process).
+pub fn qa_key() -> &'static smsdesk_signing::SecretKey {
+    static KEY: std::sync::OnceLock<smsdesk_signing::SecretKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| smsdesk_signing::SecretKey::generate().unwrap())
+}
+
+/// `bytes` signed by the tests' publisher `qa`.
+pub fn signed(bytes: &[u8]) -> Vec<u8> {
+    smsdesk_signing::sign(bytes, qa_key()).unwrap()
+}
+
+/// Register the publisher `qa` on a host and make `acme` trust it.
+pub async fn trust_qa(base: &str) {
+    let key = qa_key().public().to_string();
+    let (status, out) = call(base, Method::PUT, "/admin/v1/publishers/qa", OPS, Some(json!({ "key": key }))).await;
+    assert!(status == 201 || status == 200, "{out}");
+    let (status, out) = call(base, Method::PUT, "/admin/v1/tenants/acme/publishers/qa", OPS, None).await;
+    assert_eq!(status, 204, "{out}");
+}
+
+/// Let `acme` bind unsigned plugins.
+pub async fn allow_unsigned(base: &str) {
+    let (status, out) = call(base, Method::PUT, "/admin/v1/tenants/acme/publishers/unsigned", OPS, None).await;
+    assert_eq!(status, 204, "{out}");
+}
+
 #[tokio::test]
 async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audited() {
     let dir = tempfile::tempdir().unwrap();
     let host = server::start(config(dir.path())).await.unwrap();
     let base = format!("http://{}", host.addr);
-    let (v1, v2) = greeter();
+    trust_qa(&base).await;
+    let (v1_unsigned, v2) = greeter();
+    let (v1, v2) = (signed(&v1_unsigned), signed(&v2));
 
     // Only host admins: no token, a tenant agent's token, a wrong one.
     for token in ["", ANA_AGENT, "nope-nope-nope-nope"] {
@@ -104,6 +134,10 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     assert_eq!(status, 201, "{up}");
     let p1 = up["plugin"].clone();
     assert_eq!((p1["name"].as_str(), p1["version"].as_str()), (Some("greeter"), Some("1.0.0")));
+    assert_eq!(
+        (p1["publisher"].as_str(), p1["publisher_key"].as_str()),
+        (Some("qa"), Some(&*qa_key().public().to_string()))
+    );
     assert_eq!(p1["roles"], json!(["responder"]));
     assert_eq!(p1["wit_version"], "0.2.0");
     assert_eq!(p1["size"].as_u64(), Some(v1.len() as u64));
@@ -124,7 +158,7 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     }
     // A component for another contract version (v1 with every
     // `smsdesk:plugin/…@0.2.0` name rewritten to @0.9.0, same length).
-    let other_contract = replace_all(&v1, b"smsdesk:plugin/", b"@0.2.0", b"@0.9.0");
+    let other_contract = signed(&replace_all(&v1_unsigned, b"smsdesk:plugin/", b"@0.2.0", b"@0.9.0"));
     let (status, out) = upload(&base, other_contract).await;
     assert_eq!(status, 400, "{out}");
     let why = out["error"].as_str().unwrap();
@@ -142,7 +176,9 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     // Bind v1 as the responder, with configuration: hot.
     let bind = |body: Value| {
         let base = base.clone();
-        async move { call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/responder/greeter", OPS, Some(body)).await }
+        async move {
+            call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/responder/qa/greeter", OPS, Some(body)).await
+        }
     };
     let (status, out) = bind(json!({"version": "1.0.0", "config": {"greeting": "hi"}})).await;
     assert_eq!(status, 200, "{out}");
@@ -151,9 +187,10 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
 
     // Mistakes: unknown tenant, version, role; bad configuration.
     let (s1, _) =
-        call(&base, Method::PUT, "/admin/v1/tenants/nobody/bindings/responder/greeter", OPS, Some(json!({}))).await;
+        call(&base, Method::PUT, "/admin/v1/tenants/nobody/bindings/responder/qa/greeter", OPS, Some(json!({}))).await;
     let (s2, _) = bind(json!({"version": "9.9.9"})).await;
-    let (s3, o3) = call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/crm/greeter", OPS, Some(json!({}))).await;
+    let (s3, o3) =
+        call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/crm/qa/greeter", OPS, Some(json!({}))).await;
     let (s4, o4) = bind(json!({"config": "not an object"})).await;
     assert_eq!((s1, s2, s3, s4), (404, 404, 400, 400), "{o3} {o4}");
     assert!(o3["error"].as_str().unwrap().contains("does not export the crm role"));
@@ -205,7 +242,7 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     // Roll back: v1 again (its configuration stays the binding's).
     let action = |a: &str| {
         let base = base.clone();
-        let path = format!("/admin/v1/tenants/acme/bindings/responder/greeter/{a}");
+        let path = format!("/admin/v1/tenants/acme/bindings/responder/qa/greeter/{a}");
         async move { call(&base, Method::POST, &path, OPS, None).await }
     };
     let (status, out) = action("rollback").await;
@@ -225,7 +262,7 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     // The active set, as the admin sees it.
     let b = call(&base, Method::GET, "/admin/v1/tenants/acme/bindings", OPS, None).await.1;
     let responder = b["active"].as_array().unwrap().iter().find(|a| a["role"] == "responder").unwrap().clone();
-    assert_eq!((responder["plugin"].as_str(), responder["version"].as_str()), (Some("greeter"), Some("1.0.0")));
+    assert_eq!((responder["identity"].as_str(), responder["version"].as_str()), (Some("qa/greeter"), Some("1.0.0")));
     assert_eq!(responder["breaker"]["state"], "closed");
     // Its numbers: calls by outcome and latency (at least this test's 120+ calls, no errors).
     assert!(responder["metrics"]["calls"].as_u64().unwrap() >= 120, "{responder}");
@@ -245,6 +282,8 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     assert_eq!(
         actions,
         [
+            "publisher.add",
+            "publisher.trust",
             "plugin.upload",
             "binding.set",
             "plugin.upload",
@@ -267,22 +306,64 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_plugin_cli_installs_lists_and_rolls_back_over_the_admin_api() {
+async fn the_plugin_cli_signs_installs_lists_and_rolls_back_over_the_admin_api() {
     let dir = tempfile::tempdir().unwrap();
-    let host = server::start(config(dir.path())).await.unwrap();
+    let mut c = config(dir.path());
+    c.max_plugin_bytes = 1 << 20;
+    let host = server::start(c).await.unwrap();
     let base = format!("http://{}", host.addr);
-    let cli = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
-            .args(args)
-            .args(["--server", &base])
-            .env("SMSDESK_ADMIN_TOKEN", OPS)
-            .output()
-            .unwrap()
+    let run = |args: &[&str], with_server: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"));
+        cmd.args(args);
+        if with_server {
+            cmd.args(["--server", &base]);
+        }
+        cmd.env("SMSDESK_ADMIN_TOKEN", OPS).output().unwrap()
     };
+    let cli = |args: &[&str]| run(args, true);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+
+    // The author makes a key and signs two builds.
+    let out = run(&["plugin", "keygen", "--out", &path("qa.key")], false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let public = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(public.starts_with("ed25519:") && public.len() == 8 + 64, "{public}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path("qa.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the secret key is readable only by its owner");
+    }
+    let again = run(&["plugin", "keygen", "--out", &path("qa.key")], false);
+    assert!(!again.status.success() && stderr(&again).contains("must not exist"), "{}", stderr(&again));
+    for (from, to) in [(GREETER_V1.path, "greeter-1.wasm"), (GREETER_V2.path, "greeter-2.wasm")] {
+        let out = run(&["plugin", "sign", from, "--key", &path("qa.key"), "--out", &path(to)], false);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = run(&["plugin", "inspect", &path("greeter-1.wasm")], false);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("signed by:    {public} (valid signature)")));
+    let out = run(&["plugin", "inspect", GREETER_V1.path], false);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signed by:    unsigned"));
+
+    // Signed by a key the host does not know: refused, saying what to do.
+    let out = cli(&["plugin", "install", &path("greeter-1.wasm")]);
+    assert!(!out.status.success(), "an unknown publisher's component is refused");
+    assert!(stderr(&out).contains("no publisher is registered") && stderr(&out).contains(&public), "{}", stderr(&out));
+    // The admin registers the publisher; acme does not trust it yet.
+    let out = cli(&["plugin", "publisher", "add", "qa", "--key", &public]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(&["plugin", "install", &path("greeter-1.wasm"), "--tenant", "acme", "--role", "responder"]);
+    assert!(!out.status.success() && stderr(&out).contains("does not trust publisher `qa`"), "{}", stderr(&out));
+    let out = cli(&["plugin", "trust", "add", "--tenant", "acme", "qa"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = cli(&["plugin", "trust", "list", "--tenant", "acme"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("smsdesk") && listed.contains(&public) && listed.contains("unsigned plugins: not allowed"));
+
     let out = cli(&[
         "plugin",
         "install",
-        GREETER_V1.path,
+        &path("greeter-1.wasm"),
         "--tenant",
         "acme",
         "--role",
@@ -290,45 +371,60 @@ async fn the_plugin_cli_installs_lists_and_rolls_back_over_the_admin_api() {
         "--config",
         r#"{"greeting":"yo"}"#,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("uploaded greeter 1.0.0") && said.contains("bound as responder for acme"), "{said}");
+    // (Uploaded by the refused attempt above: binding it is what was refused.)
+    assert!(
+        said.contains("already uploaded: qa/greeter 1.0.0") && said.contains("bound as responder for acme"),
+        "{said}"
+    );
+    // The unsigned build: no tenant allows unsigned plugins.
     let out = cli(&["plugin", "install", GREETER_V2.path, "--tenant", "acme", "--role", "responder"]);
+    assert!(!out.status.success() && stderr(&out).contains("not signed"), "{}", stderr(&out));
+    let out = cli(&["plugin", "install", &path("greeter-2.wasm"), "--tenant", "acme", "--role", "responder"]);
     assert!(!out.status.success() && stderr(&out).contains("not granted"), "{}", stderr(&out));
     let grant = ["--grant", "outbound-http:crm.example.com"];
-    let out =
-        cli(&[&["plugin", "install", GREETER_V2.path, "--tenant", "acme", "--role", "responder"][..], &grant[..]]
-            .concat());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&[
+        &["plugin", "install", &path("greeter-2.wasm"), "--tenant", "acme", "--role", "responder"][..],
+        &grant[..],
+    ]
+    .concat());
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(text(&base, "SMc1", "+15550300001", "hi").await.status(), 200);
     // Upgraded without --config: the binding keeps its configuration.
     assert_eq!(bot_replies(&base, "+15550300001", 1).await, ["greeter 2.0.0: yo (hi)"]);
 
     let out = cli(&["plugin", "list"]);
     let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(listed.contains("greeter") && listed.contains("1.0.0") && listed.contains("2.0.0"), "{listed}");
+    assert!(listed.contains("qa/greeter") && listed.contains("1.0.0") && listed.contains("2.0.0"), "{listed}");
     // Each version with its contract version and what it asks for.
     let v2_line = listed.lines().find(|l| l.contains("greeter") && l.contains("2.0.0")).unwrap();
     assert!(v2_line.contains(" 0.2.0 ") && v2_line.ends_with("outbound-http:crm.example.com"), "{listed}");
+    // A plugin is named with its publisher.
     let out = cli(&["plugin", "rollback", "--tenant", "acme", "--role", "responder", "--plugin", "greeter"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && stderr(&out).contains("PUBLISHER/NAME"), "{}", stderr(&out));
+    let out = cli(&["plugin", "rollback", "--tenant", "acme", "--role", "responder", "--plugin", "qa/greeter"]);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(text(&base, "SMc2", "+15550300002", "hi").await.status(), 200);
     assert_eq!(bot_replies(&base, "+15550300002", 1).await, ["greeter 1.0.0: yo (hi)"]);
     let out = cli(&["plugin", "bindings", "--tenant", "acme"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\"greeter\""));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"qa/greeter\""));
     // Errors from the server come through as one line, with a failing exit.
-    let out = cli(&["plugin", "rollback", "--tenant", "acme", "--role", "responder", "--plugin", "greeter"]);
+    let out = cli(&["plugin", "rollback", "--tenant", "acme", "--role", "responder", "--plugin", "qa/greeter"]);
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no earlier version"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(stderr(&out).contains("no earlier version"), "{}", stderr(&out));
     let bad = dir.path().join("bad.wasm");
     std::fs::write(&bad, b"not a component").unwrap();
     let out = cli(&["plugin", "install", bad.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("400"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stderr(&out).contains("400"), "{}", stderr(&out));
+    // Over the host's upload limit: the server's answer, not "cannot reach".
+    let big = dir.path().join("big.wasm");
+    std::fs::write(&big, vec![0u8; 48 << 20]).unwrap();
+    let out = cli(&["plugin", "install", big.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = stderr(&out);
+    assert!(said.contains("413") && said.contains("at most 1048576 bytes") && !said.contains("cannot reach"), "{said}");
     host.shutdown().await;
 }
 
@@ -421,6 +517,7 @@ async fn replay_reports_what_a_version_would_have_decided_next_to_what_happened(
     assert!(same["items"][0]["replayed"]["text"].as_str().unwrap().contains("1042"), "the CRM profile was given");
 
     // An uploaded candidate through the API: it always replies.
+    allow_unsigned(&base).await;
     let (_, up) = upload(&base, std::fs::read(GREETER_V1.path).unwrap()).await;
     let (status, r) = call(
         &base,
@@ -479,6 +576,7 @@ async fn a_shadow_run_compares_a_candidate_on_live_traffic_without_acting_on_it(
     let dir = tempfile::tempdir().unwrap();
     let host = server::start(config(dir.path())).await.unwrap();
     let base = format!("http://{}", host.addr);
+    allow_unsigned(&base).await;
     let (_, up) = upload(&base, std::fs::read(GREETER_V1.path).unwrap()).await;
     let id = up["plugin"]["id"].clone();
     let (status, started) = call(
@@ -571,12 +669,14 @@ async fn secrets_are_write_only_and_reach_only_their_tenants_plugin() {
     c.tenants.push(other);
     let host = server::start(c).await.unwrap();
     let base = format!("http://{}", host.addr);
-    let (_, up) = upload(&base, std::fs::read(GREETER_V1.path).unwrap()).await;
+    trust_qa(&base).await;
+    assert_eq!(call(&base, Method::PUT, "/admin/v1/tenants/globex/publishers/qa", OPS, None).await.0, 204);
+    let (_, up) = upload(&base, signed(&std::fs::read(GREETER_V1.path).unwrap())).await;
     for tenant in ["acme", "globex"] {
         let (status, out) = call(
             &base,
             Method::PUT,
-            &format!("/admin/v1/tenants/{tenant}/bindings/responder/greeter"),
+            &format!("/admin/v1/tenants/{tenant}/bindings/responder/qa/greeter"),
             OPS,
             Some(json!({"version_id": up["plugin"]["id"]})),
         )
@@ -584,7 +684,7 @@ async fn secrets_are_write_only_and_reach_only_their_tenants_plugin() {
         assert_eq!(status, 200, "{out}");
     }
     const SECRET: &str = "s3cr3t-value-7f1c";
-    let path = "/admin/v1/tenants/acme/plugins/greeter/secrets/greeting";
+    let path = "/admin/v1/tenants/acme/plugins/qa/greeter/secrets/greeting";
     let (status, _) = call(&base, Method::PUT, path, OPS, Some(json!({"value": SECRET}))).await;
     assert_eq!(status, 204);
 
@@ -620,11 +720,11 @@ async fn secrets_are_write_only_and_reach_only_their_tenants_plugin() {
     }
 
     // Write-only: names, never values, in every admin answer.
-    let (_, names) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/greeter/secrets", OPS, None).await;
+    let (_, names) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/qa/greeter/secrets", OPS, None).await;
     assert_eq!(names["secrets"][0]["name"], "greeting");
     assert_eq!(names["secrets"][0]["updated_by"], "ops");
     for p in [
-        "/admin/v1/tenants/acme/plugins/greeter/secrets",
+        "/admin/v1/tenants/acme/plugins/qa/greeter/secrets",
         "/admin/v1/tenants/acme/bindings",
         "/admin/v1/audit",
         "/admin/v1/plugins",
@@ -654,7 +754,7 @@ async fn secrets_are_write_only_and_reach_only_their_tenants_plugin() {
         call(
             &base,
             Method::PUT,
-            "/admin/v1/tenants/acme/plugins/greeter/secrets/Bad%20Name",
+            "/admin/v1/tenants/acme/plugins/qa/greeter/secrets/Bad%20Name",
             OPS,
             Some(json!({"value": "x"}))
         )
@@ -676,9 +776,10 @@ async fn a_binding_is_activated_only_with_the_capabilities_its_plugin_asks_for()
     let dir = tempfile::tempdir().unwrap();
     let host = server::start(config(dir.path())).await.unwrap();
     let base = format!("http://{}", host.addr);
+    allow_unsigned(&base).await;
     let (_, up) = upload(&base, std::fs::read(smsdesk_artifacts::test_guests::KV_COUNTER.path).unwrap()).await;
     assert_eq!(up["plugin"]["capabilities"], json!(["key-value"]));
-    let path = "/admin/v1/tenants/acme/bindings/classifier/kv-counter";
+    let path = "/admin/v1/tenants/acme/bindings/classifier/unsigned/kv-counter";
     let (status, out) = call(&base, Method::PUT, path, OPS, Some(json!({"version_id": up["plugin"]["id"]}))).await;
     assert_eq!(status, 409, "{out}");
     assert!(out["error"].as_str().unwrap().contains("key-value"), "{out}");
@@ -727,11 +828,11 @@ async fn a_shadow_candidate_has_a_key_value_space_of_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let host = server::start(config(dir.path())).await.unwrap();
     let base = format!("http://{}", host.addr);
+    allow_unsigned(&base).await;
     let (_, up) = upload(&base, std::fs::read(smsdesk_artifacts::test_guests::KV_COUNTER.path).unwrap()).await;
     let body = json!({"version_id": up["plugin"]["id"], "grants": ["key-value"]});
-    let (status, out) =
-        call(&base, Method::PUT, "/admin/v1/tenants/acme/bindings/classifier/kv-counter", OPS, Some(body.clone()))
-            .await;
+    let path = "/admin/v1/tenants/acme/bindings/classifier/unsigned/kv-counter";
+    let (status, out) = call(&base, Method::PUT, path, OPS, Some(body.clone())).await;
     assert_eq!(status, 200, "{out}");
     // The same version in the shadow of the classifier role: were the space
     // shared, each message would count twice and the active version would

@@ -73,10 +73,28 @@ async fn only_granted_hosts_over_https_and_only_public_addresses() {
     let err = fetch(&by_name, &get_req(url("localhost", "/echo")), soon()).await.unwrap_err();
     assert!(matches!(err, BrokerError::PrivateAddress(..)), "{err}");
     // Private ranges and the cloud metadata address, as literals.
-    for ip in ["10.0.0.1", "192.168.1.1", "169.254.169.254", "[::1]", "[fd00::1]"] {
-        let host = ip.trim_matches(|c| c == '[' || c == ']');
+    // IPv6 spellings that embed loopback or the metadata address count by
+    // the IPv4 inside (IPv4-compatible, mapped, 6to4, NAT64, Teredo).
+    for ip in [
+        "10.0.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "[::1]",
+        "[fd00::1]",
+        "[::127.0.0.1]",
+        "[::ffff:127.0.0.1]",
+        "[2002:7f00:1::]",
+        "[2002:a9fe:a9fe::1]",
+        "[64:ff9b::7f00:1]",
+        "[64:ff9b:1::7f00:1]",
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",
+    ] {
+        // Granted as the URL spells the host once parsed (`[::127.0.0.1]` is `[::7f00:1]`).
+        let target = format!("http://{ip}:{port}/echo");
+        let parsed = reqwest::Url::parse(&target).unwrap();
+        let host = parsed.host_str().unwrap().trim_matches(|c| c == '[' || c == ']');
         let p = policy(&[&format!("outbound-http:{host}"), &format!("outbound-http-insecure:{host}")]);
-        let err = fetch(&p, &get_req(format!("http://{ip}/")), soon()).await.unwrap_err();
+        let err = fetch(&p, &get_req(target.clone()), soon()).await.unwrap_err();
         assert!(matches!(err, BrokerError::PrivateAddress(..)), "{ip}: {err}");
     }
     // Not HTTP at all, and credentials in URLs.

@@ -6,6 +6,7 @@ mod cli;
 mod consent;
 mod consent_property;
 mod host;
+mod hostile;
 mod inbox;
 mod languages;
 mod loading;

@@ -179,13 +179,14 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
     let dir = tempfile::tempdir().unwrap();
     let host = server::start(config(dir.path())).await.unwrap();
     let base = format!("http://{}", host.addr);
-    let (status, up) = upload(&base, CRM_HTTP.read().unwrap()).await;
+    crate::admin::trust_qa(&base).await;
+    let (status, up) = upload(&base, crate::admin::signed(&CRM_HTTP.read().unwrap())).await;
     assert_eq!(status, 201, "{up}");
     assert_eq!(up["plugin"]["wit_version"], "0.2.0");
     assert_eq!(up["plugin"]["capabilities"], json!(["outbound-http:localhost", "raw-phone-numbers"]));
 
     // Denied until granted: the admin sees what it asks for.
-    let path = "/admin/v1/tenants/acme/bindings/crm/crm-http";
+    let path = "/admin/v1/tenants/acme/bindings/crm/qa/crm-http";
     let body = |grants: Vec<String>| json!({"version_id": up["plugin"]["id"], "config": {"url": format!("http://localhost:{port}")}, "grants": grants});
     let (status, out) = call(&base, Method::PUT, path, OPS, Some(body(vec!["outbound-htp:localhost".into()]))).await;
     assert_eq!(status, 400, "{out}");
@@ -199,7 +200,7 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
     assert_eq!(status, 200, "{out}");
 
     // The CRM's key is a header secret: the host adds it, the plugin never sees it.
-    let secret = "/admin/v1/tenants/acme/plugins/crm-http/secrets/crm-key";
+    let secret = "/admin/v1/tenants/acme/plugins/qa/crm-http/secrets/crm-key";
     for bad in [
         json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Bad Header"}}),
         json!({"value": CRM_KEY, "header": {"host": "localhost", "name": "Host"}}),
@@ -215,7 +216,7 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
             .args(["plugin", "secret"])
             .args(args)
-            .args(["--server", &base, "--tenant", "acme", "--plugin", "crm-http"])
+            .args(["--server", &base, "--tenant", "acme", "--plugin", "qa/crm-http"])
             .env("SMSDESK_ADMIN_TOKEN", OPS)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -242,7 +243,7 @@ async fn a_plugin_calls_a_local_crm_over_brokered_http_with_the_tenants_key() {
         json!([{"host": "localhost", "name": "Authorization", "host_granted": true}])
     );
     assert!(!b.to_string().contains(CRM_KEY), "{b}");
-    let (_, listed) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/crm-http/secrets", OPS, None).await;
+    let (_, listed) = call(&base, Method::GET, "/admin/v1/tenants/acme/plugins/qa/crm-http/secrets", OPS, None).await;
     assert_eq!(listed["secrets"][0]["header"], json!({"host": "localhost", "name": "Authorization"}));
     assert!(!listed.to_string().contains(CRM_KEY), "{listed}");
 
@@ -302,13 +303,14 @@ async fn a_plugin_built_against_0_1_0_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let host = server::start(config(dir.path())).await.unwrap();
     let base = format!("http://{}", host.addr);
+    crate::admin::allow_unsigned(&base).await;
     let (status, up) = upload(&base, LEGACY_V010.read().unwrap()).await;
     assert_eq!(status, 201, "{up}");
     assert_eq!(up["plugin"]["wit_version"], "0.1.0");
     let (status, out) = call(
         &base,
         Method::PUT,
-        "/admin/v1/tenants/acme/bindings/responder/legacy-v010",
+        "/admin/v1/tenants/acme/bindings/responder/unsigned/legacy-v010",
         OPS,
         Some(json!({"version_id": up["plugin"]["id"], "config": {"greeting": "howdy"}, "grants": ["key-value"]})),
     )

@@ -73,7 +73,7 @@ async fn oversized_outputs_are_rejected() {
     assert!(err.detail.contains("1000 intents"), "{err}");
     let err = big.respond(&call("acme"), &message("hi"), &context(), &[]).await.unwrap_err();
     assert_eq!(err.kind, FailureKind::InvalidOutput);
-    assert!(err.detail.contains("5000 characters"), "{err}");
+    assert!(err.detail.contains("5000 UTF-16 units"), "{err}");
     good_call_works(&rt).await;
 }
 

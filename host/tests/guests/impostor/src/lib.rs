@@ -1,0 +1,3 @@
+//! Test guest: an impostor of the first-party `demo-crm` (see `../impostor.rs`).
+include!("../impostor.rs");
+impostor!("demo-crm");
