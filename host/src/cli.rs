@@ -810,6 +810,13 @@ async fn inspect(file: &Path, json: bool) -> Result<()> {
     let plugin = load_file(file).await?;
     let m = plugin.manifest();
     let info = plugin.info();
+    // What it asks the compiler to do, against this host's compile limits.
+    let bytes = file
+        .to_str()
+        .filter(|f| f.starts_with("builtin:"))
+        .map(crate::pipeline::bindings::read_source)
+        .unwrap_or_else(|| std::fs::read(file).with_context(|| format!("cannot read {}", file.display())))?;
+    let counts = crate::plugins::compile::count(&bytes).map_err(anyhow::Error::msg)?;
     if json {
         let value = serde_json::json!({
             "name": m.name,
@@ -823,6 +830,7 @@ async fn inspect(file: &Path, json: bool) -> Result<()> {
             "size": info.size,
             "sha256": info.sha256,
             "publisher_key": info.publisher_key,
+            "compile": counts,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -837,6 +845,11 @@ async fn inspect(file: &Path, json: bool) -> Result<()> {
     println!("imports:      {}", list(info.imports.clone()));
     println!("exports:      {}", list(info.exports.clone()));
     println!("size:         {} bytes", info.size);
+    let limits = crate::plugins::CompileLimits::default();
+    println!(
+        "code:         {} functions (limit {}), {} bytes of code (limit {}), {} nested modules",
+        counts.functions, limits.max_functions, counts.code_bytes, limits.max_code_bytes, counts.nested
+    );
     println!("sha256:       {}", info.sha256);
     let signed = match info.publisher_key.as_deref() {
         None => "unsigned".to_string(),

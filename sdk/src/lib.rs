@@ -243,6 +243,13 @@ impl Decision {
     }
 
     /// Reply to the customer with `text`.
+    ///
+    /// The host refuses (as invalid output, and hands the conversation to a
+    /// person) a reply over 1,600 UTF-16 units — what the provider counts:
+    /// an emoji is two — or over 10 segments (153 GSM-7 characters or 67
+    /// UCS-2 units each), or with a control character other than newline or
+    /// a bidi override. Card numbers, SSNs and passwords in it are masked
+    /// before it is stored or sent: send a link instead.
     pub fn reply(text: impl Into<String>) -> Self {
         Decision { reply: Some(text.into()), ..Decision::no_action() }
     }

@@ -51,9 +51,25 @@ const GSM_EXTENSION: &str = "\u{0c}^{}\\[~]|€";
 /// Septets a character costs in GSM-7, or `None` if it is not in GSM-7.
 /// (ESC itself is listed in the table but is not a character a text can carry.)
 fn gsm_septets(c: char) -> Option<u32> {
-    if c == '\u{1b}' {
-        None
-    } else if GSM_BASIC.contains(c) {
+    // ASCII (most texts) from a table built once; the rest by search.
+    static ASCII: std::sync::LazyLock<[u8; 128]> = std::sync::LazyLock::new(|| {
+        let mut table = [0u8; 128];
+        for c in GSM_BASIC.chars().filter(char::is_ascii) {
+            table[c as usize] = 1;
+        }
+        for c in GSM_EXTENSION.chars().filter(char::is_ascii) {
+            table[c as usize] = 2;
+        }
+        table[0x1b] = 0;
+        table
+    });
+    if c.is_ascii() {
+        return match ASCII[c as usize] {
+            0 => None,
+            n => Some(u32::from(n)),
+        };
+    }
+    if GSM_BASIC.contains(c) {
         Some(1)
     } else if GSM_EXTENSION.contains(c) {
         Some(2)

@@ -115,6 +115,16 @@ fn scrub(text: &mut String, found: &mut Redactions) {
     }
 }
 
+/// Check a classifier's output and mask what must not be stored (labels are shown to agents).
+pub fn clean_intents(limits: &Limits, intents: &mut [Intent]) -> Result<Redactions, String> {
+    check_intents(limits, intents)?;
+    let mut found = Redactions::default();
+    for intent in intents {
+        scrub(&mut intent.label, &mut found);
+    }
+    Ok(found)
+}
+
 /// Check a classifier's output.
 pub fn check_intents(limits: &Limits, intents: &[Intent]) -> Result<(), String> {
     if intents.len() > limits.max_intents {

@@ -739,9 +739,10 @@ impl LoadedPlugin {
             (store, used, calls, raw)
         });
         let returned = self.judge(Some(role), &store, deadline, raw)?;
-        let intents = self.guest_result(role, returned)?;
-        limits::check_intents(&self.limits, &intents)
+        let mut intents = self.guest_result(role, returned)?;
+        let found = limits::clean_intents(&self.limits, &mut intents)
             .map_err(|e| self.err(Some(role), FailureKind::InvalidOutput, e))?;
+        self.note_redactions(ctx, role, found);
         self.checkin(ctx, store, used, calls);
         Ok(intents)
     }

@@ -198,6 +198,7 @@ fn hostile_tenant(
     t.users[0].token = Some(format!("{id}-agent-token-000000"));
     t.provider = twilio(provider_url.to_string());
     t.plugins = vec![
+        PluginBindingConfig::new(Role::Classifier, HOSTILE_OUTPUT.path).with_config(table.clone()),
         PluginBindingConfig::new(Role::Crm, HOSTILE_OUTPUT.path).with_config(table.clone()),
         PluginBindingConfig::new(Role::Responder, HOSTILE_OUTPUT.path).with_config(table),
     ];
@@ -211,7 +212,12 @@ async fn what_plugins_say_is_cleaned_before_anyone_acts_on_it() {
     let card_reply = "Card 4111 1111 1111 1111 or 4111-1111-1111-1111 or 4111111111111111, \
                       SSN 123-45-6789, your password: hunter2";
     let tenants = vec![
-        hostile_tenant("cards", "+15557650201", &url, &[("reply", card_reply), ("tags", "vip|card-4111111111111111")]),
+        hostile_tenant(
+            "cards",
+            "+15557650201",
+            &url,
+            &[("reply", card_reply), ("tags", "vip|card-4111111111111111"), ("intent", "pay-4111111111111111")],
+        ),
         // No reply: the responder echoes the profile the host passed on.
         hostile_tenant(
             "profile",
@@ -260,6 +266,8 @@ async fn what_plugins_say_is_cleaned_before_anyone_acts_on_it() {
     );
     let tags = cards["tags"].to_string();
     assert!(tags.contains("card-****1111") && !tags.contains("4111111111111111"), "{tags}");
+    let intents = cards["intents"].to_string();
+    assert!(intents.contains("pay-****1111") && !intents.contains("4111111111111111"), "{intents}");
     let profile = ticket("profile", sent_reply).await;
     assert_eq!(profile["profile"]["name"], "Dana ****1111", "stored and shown masked: {profile:#}");
     let echoed = profile["messages"].as_array().unwrap().iter().find(|m| m["direction"] == "outbound").unwrap();
