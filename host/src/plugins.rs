@@ -8,18 +8,18 @@
 //! with a deadline, a memory cap and capped stdio, and every failure comes
 //! back as a [`PluginError`] naming the plugin and the [`FailureKind`].
 
-mod bindings;
 mod cache;
 pub mod compile;
 mod error;
 mod host;
 pub mod limits;
 mod runtime;
+mod wit;
 
-pub use bindings::{WIT_VERSION, WIT_VERSIONS};
 pub use cache::CacheOutcome;
 pub use compile::CompileLimits;
 pub use error::{FailureKind, PluginError};
 pub use host::{KvError, KvScope, KvStore, MemoryKv, PluginConfig};
 pub use limits::Limits;
 pub use runtime::{CallContext, ComponentInfo, LoadedPlugin, Runtime, RuntimeConfig};
+pub use wit::{WIT_VERSION, WIT_VERSIONS};

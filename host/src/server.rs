@@ -65,7 +65,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         compile,
         ..RuntimeConfig::default()
     })?;
-    let state = plugin_state(&store).await.context("reading managed plugin bindings")?;
+    let state =
+        crate::pipeline::bindings::PluginState::load(&store).await.context("reading managed plugin bindings")?;
     let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &state).await?);
     let tenants = Arc::new(Tenants::new(&config.tenants).with_admins(&config.admins));
     if config.watch_plugins {
@@ -142,35 +143,6 @@ fn spawn_housekeeping(store: Store, tenants: Arc<Tenants>, events: crate::events
             }
         }
     });
-}
-
-/// The managed bindings of every tenant with their versions.
-pub async fn managed_bindings(store: &Store) -> anyhow::Result<Vec<crate::pipeline::bindings::Managed>> {
-    let mut out = Vec::new();
-    for binding in store.managed_bindings(None).await? {
-        let version = store.plugin_version(binding.version_id).await?.with_context(|| {
-            format!("binding of `{}` names a missing version {}", binding.plugin, binding.version_id)
-        })?;
-        out.push(crate::pipeline::bindings::Managed { binding, version });
-    }
-    Ok(out)
-}
-
-/// Managed bindings, running shadow runs and secrets of every tenant.
-pub async fn plugin_state(store: &Store) -> anyhow::Result<crate::pipeline::bindings::PluginState> {
-    let managed = managed_bindings(store).await?;
-    let mut shadows = Vec::new();
-    for run in store.shadow_runs(None).await? {
-        let version = store
-            .plugin_version(run.candidate_version_id)
-            .await?
-            .with_context(|| format!("shadow run {} names a missing version", run.id))?;
-        shadows.push(crate::pipeline::bindings::ShadowSpec { run, version });
-    }
-    let secrets = store.all_secrets().await?;
-    let publishers = store.publishers().await?;
-    let trust = store.trust(None).await?;
-    Ok(crate::pipeline::bindings::PluginState { managed, shadows, secrets, publishers, trust })
 }
 
 /// Record shadow comparisons in batches, off the message path.

@@ -8,6 +8,7 @@
 //! window reopens a resolved one.
 
 pub mod hours;
+pub mod rules;
 
 use crate::domain::Priority;
 use serde::{Deserialize, Serialize};

@@ -240,8 +240,9 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
 
 /// Build the tenant's set from what the store says now and swap it in.
 async fn reload(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    let plugin_state =
-        crate::server::plugin_state(&state.store).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    let plugin_state = crate::pipeline::bindings::PluginState::load(&state.store)
+        .await
+        .map_err(|e| ApiError::Internal(format!("{e:#}")))?;
     let plugins =
         state.bindings.build(tenant, &plugin_state).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
     state.bindings.install(tenant, plugins);

@@ -85,6 +85,33 @@ pub fn publisher_of(publishers: &[crate::store::Publisher], key: Option<&str>) -
 }
 
 impl PluginState {
+    /// Read it from the store: managed bindings with their versions, running
+    /// shadow runs, secrets, publishers and trust, for every tenant.
+    pub async fn load(store: &crate::store::Store) -> anyhow::Result<PluginState> {
+        let mut managed = Vec::new();
+        for binding in store.managed_bindings(None).await? {
+            let version = store.plugin_version(binding.version_id).await?.with_context(|| {
+                format!("binding of `{}` names a missing version {}", binding.plugin, binding.version_id)
+            })?;
+            managed.push(Managed { binding, version });
+        }
+        let mut shadows = Vec::new();
+        for run in store.shadow_runs(None).await? {
+            let version = store
+                .plugin_version(run.candidate_version_id)
+                .await?
+                .with_context(|| format!("shadow run {} names a missing version", run.id))?;
+            shadows.push(ShadowSpec { run, version });
+        }
+        Ok(PluginState {
+            managed,
+            shadows,
+            secrets: store.all_secrets().await?,
+            publishers: store.publishers().await?,
+            trust: store.trust(None).await?,
+        })
+    }
+
     /// Does `tenant` trust `publisher`? The first-party publisher always;
     /// unsigned components only where the tenant allows them.
     pub fn trusts(&self, tenant: &str, publisher: &str) -> bool {
@@ -396,7 +423,7 @@ impl Bindings {
                             .filter(|t| t.plugins.iter().any(|b| &b.plugin == source))
                             .map(|t| t.id.clone())
                             .collect();
-                        let state = match crate::server::plugin_state(&store).await {
+                        let state = match PluginState::load(&store).await {
                             Ok(m) => m,
                             Err(e) => {
                                 tracing::error!(error = %e, "reading managed bindings failed");

@@ -4,7 +4,7 @@
 //! shares are implemented once and wired to each version's traits by
 //! `host_imports!`.
 
-use super::bindings::{v1, v2};
+use super::wit::{v1, v2};
 use crate::broker;
 use std::collections::HashMap;
 use std::future::Future;

@@ -1,11 +1,11 @@
 //! The engine, the linker, loading components and calling their roles.
 
-use super::bindings::{self, v1, v2};
 use super::cache::{ArtifactCache, CacheOutcome};
 use super::compile::CompileLimits;
 use super::error::{FailureKind, PluginError, truncate_chars};
 use super::host::{CallState, KvStore, MemoryKv, PluginConfig};
 use super::limits::{self, Limits};
+use super::wit::{self as bindings, v1, v2};
 use crate::domain::{
     Capability, ConversationContext, CustomerProfile, Decision, InboundMessage, Intent, Manifest, Role,
 };
@@ -40,12 +40,12 @@ macro_rules! per_version {
         match $exports {
             Exports::V1($x) => {
                 #[allow(unused_imports)]
-                use super::bindings::v1 as $b;
+                use super::wit::v1 as $b;
                 $body
             }
             Exports::V2($x) => {
                 #[allow(unused_imports)]
-                use super::bindings::v2 as $b;
+                use super::wit::v2 as $b;
                 $body
             }
         }

@@ -323,29 +323,28 @@ impl Store {
         );
         push_list(&mut newest_q, contact_ids.iter().copied());
         newest_q.push(" GROUP BY contact_id)");
-        #[derive(Clone)]
+        use crate::tickets::rules::{self, Latest, Placement};
         struct Newest {
+            /// 0 for a ticket the batch opens (until it is inserted).
             id: i64,
             owner: String,
-            status: String,
-            resolved_at: Option<i64>,
-            csat_waiting: bool,
+            latest: Latest,
         }
         let mut newest: HashMap<i64, Newest> = HashMap::new();
         for r in newest_q.build().fetch_all(&mut *tx).await? {
-            newest.insert(
-                r.get(0),
-                Newest {
-                    id: r.get(1),
-                    owner: r.get(2),
-                    status: r.get(3),
-                    resolved_at: r.get(4),
-                    csat_waiting: r.get::<Option<i64>, _>(5).is_some() && r.get::<Option<i64>, _>(6).is_none(),
-                },
-            );
+            let status: String = r.get(3);
+            let status = crate::tickets::Status::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("ticket status `{status}`")))?;
+            let latest = Latest {
+                status,
+                resolved_at: r.get(4),
+                csat_waiting: r.get::<Option<i64>, _>(5).is_some() && r.get::<Option<i64>, _>(6).is_none(),
+            };
+            newest.insert(r.get(0), Newest { id: r.get(1), owner: r.get(2), latest });
         }
 
-        // Decide each message in order; a new ticket is marked by id 0 until inserted.
+        // Decide each message in order (the rules are `tickets::rules::place`);
+        // a new ticket is marked by id 0 until inserted.
         let mut events: Vec<(i64, &'static str, String)> = Vec::new(); // (conversation, kind, detail JSON)
         let mut status_changes: Vec<(i64, &'static str)> = Vec::new();
         let mut ratings: Vec<(i64, i64, u8)> = Vec::new(); // (conversation, message, rating)
@@ -354,59 +353,39 @@ impl Store {
         for m in messages {
             let contact = contact_of(m)?.id;
             let window = reopen_window_ms(&m.tenant_id);
+            let current = newest.get(&contact);
+            let decided = rules::place(current.map(|n| &n.latest), &m.body, now, window);
             let mut rating = None;
-            match newest.get_mut(&contact) {
-                Some(n) if n.id != 0 && matches!(n.status.as_str(), "open" | "pending" | "snoozed") => {
-                    if n.status != "open" {
-                        events.push((
-                            n.id,
-                            "status",
-                            format!(r#"{{"from":"{}","to":"open","why":"customer replied"}}"#, n.status),
-                        ));
-                        status_changes.push((n.id, "open"));
-                        n.status = "open".into();
+            let id = current.map_or(0, |n| n.id);
+            match decided {
+                Placement::Active { woke_from } => {
+                    if woke_from.is_some() {
+                        status_changes.push((id, "open"));
                     }
                 }
-                Some(n) if n.id == 0 => {}
-                Some(n) if n.status == "resolved" && n.resolved_at.is_some_and(|at| now - at <= window) => {
-                    match crate::tickets::parse_rating(&m.body).filter(|_| n.csat_waiting) {
-                        Some(r) => {
-                            rating = Some(r);
-                            n.csat_waiting = false;
-                            ratings.push((n.id, m.id, r));
-                            events.push((n.id, "csat", format!(r#"{{"rating":{r}}}"#)));
-                        }
-                        None => {
-                            events.push((n.id, "reopened", r#"{"why":"customer replied"}"#.to_string()));
-                            status_changes.push((n.id, "reopened"));
-                            n.status = "open".into();
-                            n.csat_waiting = false;
-                        }
-                    }
+                Placement::Reopen => status_changes.push((id, "reopened")),
+                Placement::Rating(r) => {
+                    rating = Some(r);
+                    ratings.push((id, m.id, r));
                 }
-                other => {
-                    if let Some(n) = other
-                        && n.status == "resolved"
-                    {
-                        events.push((
-                            n.id,
-                            "status",
-                            r#"{"from":"resolved","to":"closed","why":"reopen window passed"}"#.to_string(),
-                        ));
-                        status_changes.push((n.id, "closed"));
+                Placement::New { close_latest } => {
+                    if close_latest {
+                        events.push((id, "status", rules::CLOSED_PAST_WINDOW.to_string()));
+                        status_changes.push((id, "closed"));
                     }
-                    newest.insert(
-                        contact,
-                        Newest {
-                            id: 0,
-                            owner: "bot".into(),
-                            status: "open".into(),
-                            resolved_at: None,
-                            csat_waiting: false,
-                        },
-                    );
                     missing.push((m, contact));
                 }
+            }
+            // A new ticket's "opened" entry is written once it has an id.
+            if let (Some(entry), false) = (decided.timeline(), matches!(decided, Placement::New { .. })) {
+                events.push((id, entry.0, entry.1));
+            }
+            let next = decided.then(current.map(|n| n.latest));
+            match (decided, newest.get_mut(&contact)) {
+                (Placement::New { .. }, _) | (_, None) => {
+                    newest.insert(contact, Newest { id: 0, owner: "bot".into(), latest: next });
+                }
+                (_, Some(n)) => n.latest = next,
             }
             placement.push((contact, rating));
         }
@@ -568,50 +547,17 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(());
         }
-        // Fold the batch's changes per conversation, in message order, as if
-        // applied one after another.
-        struct Change<'a> {
-            id: i64,
-            add_tags: Vec<&'a String>,
-            intents: &'a [Intent],
-            handoff: Option<&'a crate::domain::Handoff>,
-            sla: Option<(i64, i64)>,
-            resolve: bool,
-            replied: bool,
-            survey: bool,
-        }
-        let mut changes: Vec<Change> = Vec::new();
-        for o in outcomes.iter().filter(|o| !o.human_owned) {
-            let i = match changes.iter().position(|c| c.id == o.conversation_id) {
-                Some(i) => i,
-                None => {
-                    changes.push(Change {
-                        id: o.conversation_id,
-                        add_tags: Vec::new(),
-                        intents: &[],
-                        handoff: None,
-                        sla: None,
-                        resolve: false,
-                        replied: false,
-                        survey: false,
-                    });
-                    changes.len() - 1
-                }
-            };
-            let c = &mut changes[i];
-            c.add_tags.extend(&o.decision.add_tags);
-            if !o.intents.is_empty() {
-                c.intents = &o.intents;
-            }
-            if let Some(h) = &o.decision.handoff {
-                c.handoff = Some(h);
-                c.sla = o.sla;
-            } else if o.decision.resolve {
-                c.resolve = true;
-            }
-            c.replied |= o.reply.is_some();
-            c.survey |= o.notices.iter().any(|n| n.idempotency_key.starts_with("csat:"));
-        }
+        // What the batch does to each ticket: `tickets::rules::fold_outcomes`.
+        let changes =
+            crate::tickets::rules::fold_outcomes(outcomes.iter().map(|o| crate::tickets::rules::OutcomeFacts {
+                conversation_id: o.conversation_id,
+                human_owned: o.human_owned,
+                decision: &o.decision,
+                intents: &o.intents,
+                sla: o.sla,
+                replied: o.reply.is_some(),
+                survey: o.notices.iter().any(|n| n.idempotency_key.starts_with("csat:")),
+            }));
         // A human-owned conversation gets no bot reply, but the host's own
         // consent replies (confirmations, HELP) still go.
         let replies: Vec<&super::NewOutbound> = outcomes
@@ -643,7 +589,7 @@ impl Store {
 
         if !changes.is_empty() {
             let mut q = QueryBuilder::<Sqlite>::new("SELECT id, tags FROM conversations WHERE id IN ");
-            push_list(&mut q, changes.iter().map(|c| c.id));
+            push_list(&mut q, changes.iter().map(|c| c.conversation_id));
             let mut current: HashMap<i64, Vec<String>> = HashMap::with_capacity(changes.len());
             for r in q.build().fetch_all(&mut *tx).await? {
                 current.insert(r.get(0), json_list(r.get::<&str, _>(1))?);
@@ -651,22 +597,18 @@ impl Store {
             // Per conversation: tags, intents, owner, handoff fields, status.
             let mut rows = Vec::with_capacity(changes.len());
             for c in &changes {
-                let mut tags = current.remove(&c.id).unwrap_or_default();
-                for tag in &c.add_tags {
-                    if !tags.contains(tag) {
-                        tags.push((*tag).clone());
-                    }
-                }
+                let tags = c.tags(current.remove(&c.conversation_id).unwrap_or_default());
                 let priority = c
                     .handoff
+                    .as_ref()
                     .and_then(|h| serde_json::to_value(h.priority).ok())
                     .and_then(|v| v.as_str().map(str::to_string));
                 rows.push((
-                    c.id,
+                    c.conversation_id,
                     serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()),
-                    serde_json::to_string(c.intents).unwrap_or_else(|_| "[]".into()),
-                    c.handoff.map(|h| (h.reason.clone(), priority, h.team.clone())),
-                    c.resolve,
+                    serde_json::to_string(&c.intents).unwrap_or_else(|_| "[]".into()),
+                    c.handoff.as_ref().map(|h| (h.reason.clone(), priority, h.team.clone())),
+                    c.resolves(),
                     c.replied,
                 ));
             }
@@ -701,8 +643,11 @@ impl Store {
                 q.push(" THEN 1 ELSE human_involved END, handed_off_at = CASE WHEN id IN ");
                 push_list(&mut q, ids());
                 q.push(" THEN ").push_bind(now).push(" ELSE handed_off_at END");
-                let due: Vec<(i64, (i64, i64))> =
-                    changes.iter().filter(|c| c.handoff.is_some()).filter_map(|c| c.sla.map(|s| (c.id, s))).collect();
+                let due: Vec<(i64, (i64, i64))> = changes
+                    .iter()
+                    .filter(|c| c.handoff.is_some())
+                    .filter_map(|c| c.sla.map(|s| (c.conversation_id, s)))
+                    .collect();
                 if !due.is_empty() {
                     // Rows not in the CASE keep their values.
                     q.push(", first_response_due = CASE id");
@@ -716,7 +661,7 @@ impl Store {
                     q.push(" ELSE resolution_due END");
                 }
             }
-            let resolved: Vec<i64> = rows.iter().filter(|r| r.4 && r.3.is_none()).map(|r| r.0).collect();
+            let resolved: Vec<i64> = rows.iter().filter(|r| r.4).map(|r| r.0).collect();
             if !resolved.is_empty() {
                 q.push(", status = CASE WHEN id IN ");
                 push_list(&mut q, resolved.iter().copied());
@@ -726,7 +671,7 @@ impl Store {
                 push_list(&mut q, resolved.iter().copied());
                 q.push(" THEN 'bot' ELSE resolved_by END");
             }
-            let surveyed: Vec<i64> = changes.iter().filter(|c| c.survey).map(|c| c.id).collect();
+            let surveyed: Vec<i64> = changes.iter().filter(|c| c.survey).map(|c| c.conversation_id).collect();
             if !surveyed.is_empty() {
                 q.push(", csat_sent_at = CASE WHEN id IN ");
                 push_list(&mut q, surveyed);
@@ -742,26 +687,14 @@ impl Store {
             push_list(&mut q, rows.iter().map(|r| r.0));
             q.build().execute(&mut *tx).await?;
 
-            // The timeline: handoffs, resolutions, tags automation added.
-            let mut events: Vec<(i64, &str, String)> = Vec::new();
-            for c in &changes {
-                if let Some(h) = c.handoff {
-                    let detail = serde_json::json!({ "reason": h.reason, "priority": h.priority, "team": h.team });
-                    events.push((c.id, "handoff", detail.to_string()));
-                } else if c.resolve {
-                    events.push((c.id, "status", r#"{"to":"resolved"}"#.to_string()));
-                }
-                if !c.add_tags.is_empty() {
-                    events.push((c.id, "tags", serde_json::json!({ "added": c.add_tags }).to_string()));
-                }
-                if c.survey {
-                    events.push((c.id, "csat_sent", r#"{"by":"resolution"}"#.to_string()));
-                }
-            }
-            let actor = |kind: &str| if kind == "csat_sent" { "system" } else { "bot" };
+            // The timeline: handoffs, resolutions, tags automation added, surveys.
+            let events: Vec<(i64, &str, &str, String)> = changes
+                .iter()
+                .flat_map(|c| c.timeline().into_iter().map(|(actor, kind, d)| (c.conversation_id, actor, kind, d)))
+                .collect();
             Self::ticket_events_in(
                 &mut tx,
-                events.iter().map(|(id, kind, d)| (*id, actor(kind), *kind, d.as_str())),
+                events.iter().map(|(id, actor, kind, d)| (*id, *actor, *kind, d.as_str())),
                 now,
             )
             .await?;

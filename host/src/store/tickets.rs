@@ -2,7 +2,7 @@
 //! transaction with its timeline entry), round-robin assignment and the
 //! housekeeping that wakes snoozed tickets and closes old resolved ones.
 
-use super::{ConversationSummary, NewOutbound, Store, StoreResult, TicketFilter, push_list};
+use super::{ConversationSummary, NewOutbound, Store, StoreError, StoreResult, TicketFilter, push_list};
 use serde::Serialize;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
@@ -189,7 +189,8 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let now = self.now();
         let Some(row) = sqlx::query(
-            "SELECT status, owner, tags, assignee, handoff_team FROM conversations WHERE id = $1 AND tenant_id = $2",
+            "SELECT status, owner, tags, assignee, handoff_team, resolved_at, resolved_by FROM conversations
+             WHERE id = $1 AND tenant_id = $2",
         )
         .bind(id)
         .bind(tenant_id)
@@ -205,23 +206,33 @@ impl Store {
         let (kind, detail): (&str, serde_json::Value) = match change {
             TicketChange::Status { to, snooze_until } => {
                 let to_str = to.as_str();
-                let resolving = to == crate::tickets::Status::Resolved && status != "resolved";
+                let from = crate::tickets::Status::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("ticket status `{status}`")))?;
+                let resolved: (Option<i64>, Option<String>) = (row.get(5), row.get(6));
+                let t = crate::tickets::rules::transition(
+                    from,
+                    to,
+                    (resolved.0, resolved.1.as_deref()),
+                    snooze_until,
+                    now,
+                    actor,
+                );
                 sqlx::query(
-                    "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3,
-                         resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $3)
-                                            WHEN $1 = 'closed' THEN resolved_at ELSE NULL END,
-                         resolved_by = CASE WHEN $1 IN ('resolved', 'closed') THEN COALESCE(resolved_by, $4) ELSE NULL END,
-                         reopened = reopened + CASE WHEN $1 = 'open' AND status IN ('resolved', 'closed') THEN 1 ELSE 0 END
-                     WHERE id = $5",
+                    "UPDATE conversations SET status = $1, snoozed_until = $2, updated_at = $3, resolved_at = $4,
+                         resolved_by = $5, reopened = reopened + $6 WHERE id = $7",
                 )
                 .bind(to_str)
-                .bind(snooze_until)
+                .bind(t.snoozed_until)
                 .bind(now)
-                .bind(actor)
+                .bind(t.resolved_at)
+                .bind(&t.resolved_by)
+                .bind(i64::from(t.reopened))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                if resolving && let Some(survey) = &survey {
+                if t.newly_resolved
+                    && let Some(survey) = &survey
+                {
                     survey_queued = Self::enqueue_batch_in(&mut tx, &[survey], now).await? > 0;
                     if survey_queued {
                         sqlx::query("UPDATE conversations SET csat_sent_at = $1 WHERE id = $2")
@@ -249,10 +260,9 @@ impl Store {
                                 .fetch_optional(&mut *tx)
                                 .await?
                                 .map(|r| r.get(0));
-                        let next = match last.and_then(|l| members.iter().position(|m| *m == l)) {
-                            Some(i) => members[(i + 1) % members.len()].clone(),
-                            None => members[0].clone(),
-                        };
+                        let next = crate::tickets::rules::next_in_rotation(&members, last.as_deref())
+                            .cloned()
+                            .ok_or_else(|| StoreError::Corrupt(format!("team `{team}` has no members")))?;
                         sqlx::query(
                             "INSERT INTO team_cursors (tenant_id, team, last_user) VALUES ($1, $2, $3)
                              ON CONFLICT (tenant_id, team) DO UPDATE SET last_user = $3",
@@ -279,13 +289,8 @@ impl Store {
                 ("assigned", serde_json::json!({ "assignee": user, "team": team }))
             }
             TicketChange::Tags { add, remove } => {
-                let mut tags: Vec<String> = serde_json::from_str(row.get::<&str, _>(2)).unwrap_or_default();
-                tags.retain(|t| !remove.contains(t));
-                for t in &add {
-                    if !tags.contains(t) {
-                        tags.push(t.clone());
-                    }
-                }
+                let tags: Vec<String> = serde_json::from_str(row.get::<&str, _>(2)).unwrap_or_default();
+                let tags = crate::tickets::rules::merge_tags(tags, &add, &remove);
                 sqlx::query("UPDATE conversations SET tags = $1, updated_at = $2 WHERE id = $3")
                     .bind(serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into()))
                     .bind(now)
