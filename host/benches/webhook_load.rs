@@ -1,6 +1,7 @@
-//! Load on the whole host over real HTTP on 127.0.0.1, SQLite on disk.
+//! Load on the whole host over real HTTP on 127.0.0.1: SQLite on disk and,
+//! with `--database-url postgres://…`, PostgreSQL too, side by side.
 //!
-//! For each durability setting: (1) throughput — N signed inbound webhooks
+//! For each engine (SQLite at both durability settings): (1) throughput — N signed inbound webhooks
 //! posted by C concurrent clients; the figure is messages per second until
 //! every message is fully processed (its reply queued in the outbox); (2)
 //! latency — webhooks posted open-loop at a fixed rate, p50/p99 of the
@@ -9,13 +10,42 @@
 //! ceiling of this machine and client.
 //!
 //! Run: `cargo bench -p smsdesk --bench webhook_load` (options after `--`:
-//! `--messages N --concurrency C --rate R --seconds S`).
+//! `--messages N --concurrency C --rate R --seconds S --database-url URL
+//! --pg-workers W`). A PostgreSQL run uses a fresh database named after URL's
+//! (`…_bench_<pid>`), dropped afterwards.
+//!
+//! After the timed parts, each engine processes 1,000 more messages while
+//! the bench counts the SQL statements sqlx executes (its `sqlx::query`
+//! events; the bench's own polling subtracted) and, on PostgreSQL, the
+//! transactions committed (`pg_stat_database.xact_commit`): statements and
+//! commits per message, the round trips each engine pays.
 
 use smsdesk::config::{Config, Durability, PluginBindingConfig, ProviderConfig, TenantConfig};
 use smsdesk::domain::Role;
 use smsdesk::messaging::signature;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// Counts sqlx's statement events while `COUNTING` is set; asks for
+/// nothing otherwise (so the timed parts pay only a flag check).
+struct StatementCounter;
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, meta: &tracing::Metadata<'_>, _: tracing_subscriber::layer::Context<'_, S>) -> bool {
+        COUNTING.load(Ordering::Relaxed) && meta.target() == "sqlx::query"
+    }
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
 
 const NUMBER: &str = "+15557650100";
 const TOKEN: &str = "bench-token";
@@ -27,10 +57,13 @@ struct Options {
     concurrency: usize,
     rate: u64,
     seconds: u64,
+    database_url: Option<String>,
+    pg_workers: Vec<usize>,
 }
 
 fn options() -> Options {
-    let mut o = Options { messages: 5000, concurrency: 32, rate: 500, seconds: 10 };
+    let mut o =
+        Options { messages: 5000, concurrency: 32, rate: 500, seconds: 10, database_url: None, pg_workers: vec![1, 4] };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -40,6 +73,15 @@ fn options() -> Options {
             "--concurrency" => o.concurrency = value().expect("--concurrency C") as usize,
             "--rate" => o.rate = value().expect("--rate R"),
             "--seconds" => o.seconds = value().expect("--seconds S"),
+            "--database-url" => o.database_url = Some(args.get(i + 1).expect("--database-url URL").clone()),
+            "--pg-workers" => {
+                o.pg_workers = args
+                    .get(i + 1)
+                    .expect("--pg-workers 1,4")
+                    .split(',')
+                    .map(|w| w.parse().expect("--pg-workers 1,4"))
+                    .collect()
+            }
             _ => {
                 i += 1;
                 continue;
@@ -163,12 +205,18 @@ fn tenant() -> TenantConfig {
     }
 }
 
-async fn smsdesk_run(o: &Options, durability: Durability) {
+async fn smsdesk_run(o: &Options, durability: Durability, database_url: Option<String>, workers: usize) {
     let dir = tempfile::tempdir().unwrap();
+    let engine = match &database_url {
+        Some(_) => format!("PostgreSQL, {workers} pipeline worker{}", if workers == 1 { "" } else { "s" }),
+        None => format!("SQLite {durability:?}"),
+    };
     let config = Config {
         data_dir: dir.path().to_path_buf(),
+        database_url: database_url.clone(),
         bind: "127.0.0.1:0".parse().unwrap(),
         durability,
+        pipeline_workers: workers,
         tenants: vec![tenant()],
         ..Config::default()
     };
@@ -187,7 +235,7 @@ async fn smsdesk_run(o: &Options, durability: Durability) {
     let processed = started.elapsed();
     let per_sec = o.messages as f64 / processed.as_secs_f64();
     println!(
-        "smsdesk ({durability:?}): {} messages, {} clients: acknowledged in {:.2} s, all replies queued after {:.2} s = {:.0} messages/s fully processed",
+        "smsdesk ({engine}): {} messages, {} clients: acknowledged in {:.2} s, all replies queued after {:.2} s = {:.0} messages/s fully processed",
         o.messages,
         o.concurrency,
         acked.as_secs_f64(),
@@ -198,7 +246,7 @@ async fn smsdesk_run(o: &Options, durability: Durability) {
     let n = (o.rate * o.seconds) as usize;
     let lat = fixed_rate(&url, requests(&url, "rate", n), o.rate).await;
     println!(
-        "smsdesk ({durability:?}): {} webhooks at {}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "smsdesk ({engine}): {} webhooks at {}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         n,
         o.rate,
         pct(&lat, 0.5),
@@ -206,14 +254,81 @@ async fn smsdesk_run(o: &Options, durability: Durability) {
         pct(&lat, 1.0)
     );
     wait_processed(&server).await;
+
+    // Statements (and PostgreSQL commits) per message, counted.
+    let commits = |url: Option<String>| async move {
+        let url = url?;
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        Some(n)
+    };
+    const COUNTED: usize = 1000;
+    let commits_before = commits(database_url.clone()).await;
+    STATEMENTS.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    burst(&url, requests(&url, "count", COUNTED), o.concurrency).await;
+    let polls = wait_settled(&server).await;
+    COUNTING.store(false, Ordering::Relaxed);
+    // pg_stat_database is updated when a backend reports; give it a moment.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let commits_after = commits(database_url.clone()).await;
+    let statements = STATEMENTS.load(Ordering::Relaxed).saturating_sub(polls);
+    let commits = match (commits_before, commits_after) {
+        (Some(b), Some(a)) => {
+            format!(", {:.2} commits per message", (a - b - polls as i64 - 1) as f64 / COUNTED as f64)
+        }
+        _ => String::new(),
+    };
+    println!(
+        "smsdesk ({engine}): {COUNTED} messages counted: {:.2} SQL statements per message{commits}",
+        statements as f64 / COUNTED as f64
+    );
+
     server.shutdown().await;
+    if let Some(url) = database_url {
+        drop_database(&url).await;
+    }
+}
+
+/// Drop the bench's PostgreSQL database.
+async fn drop_database(url: &str) {
+    use sqlx::Connection as _;
+    let (server, name) = url.rsplit_once('/').unwrap();
+    let mut conn = sqlx::PgConnection::connect(&format!("{server}/postgres")).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
 
 /// Wait until every stored message has been processed: all jobs done (each
 /// reply, if the responder chose one, is then in the outbox).
-async fn wait_processed(server: &smsdesk::server::Server) {
+/// How many times it asked (each one statement of the bench's own).
+async fn wait_processed(server: &smsdesk::server::Server) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(600);
+    let mut polls = 1;
     while server.store.pending_jobs().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "processing did not finish");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        polls += 1;
+    }
+    polls
+}
+
+/// Wait until every message is processed and every reply sent; how many
+/// statements the bench itself ran to find out.
+async fn wait_settled(server: &smsdesk::server::Server) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut statements = 0;
+    loop {
+        statements += 2;
+        if server.store.pending_jobs().await.unwrap() == 0 && server.store.outbox_counts().await.unwrap().0 == 0 {
+            return statements;
+        }
         assert!(Instant::now() < deadline, "processing did not finish");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -258,11 +373,19 @@ async fn bare_axum_run(o: &Options) {
 }
 
 fn main() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(StatementCounter)).unwrap();
     let o = options();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         bare_axum_run(&o).await;
-        smsdesk_run(&o, Durability::Normal).await;
-        smsdesk_run(&o, Durability::Full).await;
+        smsdesk_run(&o, Durability::Normal, None, 1).await;
+        smsdesk_run(&o, Durability::Full, None, 1).await;
+        if let Some(url) = &o.database_url {
+            for &workers in &o.pg_workers {
+                let fresh = format!("{}_bench_{}_{workers}", url.trim_end_matches('/'), std::process::id());
+                smsdesk_run(&o, Durability::Normal, Some(fresh), workers).await;
+            }
+        }
     });
 }

@@ -52,6 +52,10 @@ enum Command {
         /// Configuration file (TOML); `SMSDESK_*` variables override it.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The database: `postgres://USER@HOST/DB` (created if missing) or
+        /// `sqlite://PATH`; overrides the configuration and `SMSDESK_DATABASE_URL`.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Run a demo host: SQLite in a fresh data directory, a demo tenant wired to
     /// the first-party plugins and the `log` provider.
@@ -62,6 +66,10 @@ enum Command {
         /// Data directory (default: a fresh one under the temp directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The database (default: SQLite in the data directory): for example
+        /// `postgres://postgres@127.0.0.1/smsdesk_demo` (created if missing).
+        #[arg(long, env = "SMSDESK_DATABASE_URL")]
+        database_url: Option<String>,
     },
     /// Internal: compile a plugin component read from stdin (what a host runs
     /// in a child process, so that compiling never holds the host's memory).
@@ -711,13 +719,18 @@ fn run(cli: Cli) -> Result<()> {
             Command::Plugin(PluginCommand::Sign { file, key, out }) => sign(&file, &key, out.as_deref()),
             Command::Plugin(PluginCommand::Publisher(c)) => publisher(c).await,
             Command::Plugin(PluginCommand::Trust(c)) => trust(c).await,
-            Command::Serve { config } => {
-                let config = crate::config::Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
+            Command::Serve { config, database_url } => {
+                let mut config = crate::config::Config::load(config.as_deref()).map_err(anyhow::Error::msg)?;
+                if database_url.is_some() {
+                    config.database_url = database_url;
+                }
                 serve(config, None).await
             }
-            Command::Demo { bind, data_dir } => {
+            Command::Demo { bind, data_dir, database_url } => {
                 let data_dir = data_dir.unwrap_or_else(crate::demo::fresh_data_dir);
-                serve(crate::demo::config(data_dir, bind), Some(())).await
+                let mut config = crate::demo::config(data_dir, bind);
+                config.database_url = database_url;
+                serve(config, Some(())).await
             }
             Command::CompilePlugin(_) => unreachable!("handled before the runtime starts"),
             Command::Chat { server, from, to, auth_token, api_token } => {
@@ -754,10 +767,18 @@ fn run(cli: Cli) -> Result<()> {
 
 async fn serve(config: crate::config::Config, demo: Option<()>) -> Result<()> {
     let data_dir = config.data_dir.clone();
+    let database = config.database_url.clone().filter(|u| !u.starts_with("sqlite:"));
     let server = crate::server::start(config).await?;
     let addr = server.addr;
     if demo.is_some() {
-        println!("smsdesk demo is running on http://{addr} (data in {})", data_dir.display());
+        match &database {
+            Some(url) => println!(
+                "smsdesk demo is running on http://{addr} (database {}, files in {})",
+                crate::store::redact_url(url),
+                data_dir.display()
+            ),
+            None => println!("smsdesk demo is running on http://{addr} (data in {})", data_dir.display()),
+        }
         println!("Tenant \"Demo Outfitters\" answers {} with the first-party plugins;", crate::demo::DEMO_NUMBER);
         println!("replies go to the log provider. Text it from another terminal:");
         println!();
@@ -1145,14 +1166,19 @@ async fn open_store(config: Option<&Path>, tenant: &str) -> Result<(crate::confi
     if !config.tenants.iter().any(|t| t.id == tenant) {
         bail!("no tenant `{tenant}` in the configuration");
     }
-    let url = config.database_url();
-    if let Some(path) = url.strip_prefix("sqlite://")
-        && !Path::new(path).exists()
-    {
-        bail!("no database at {path}: start the host with this configuration first");
-    }
-    let store = crate::store::Store::open(&url, config.durability).await.with_context(|| format!("opening {url}"))?;
+    let store = open_existing(&config).await?;
     Ok((config, store))
+}
+
+/// The database of a configuration's host, which must exist (a tool that
+/// reads it never creates an empty one), on either engine.
+async fn open_existing(config: &crate::config::Config) -> Result<crate::store::Store> {
+    let url = config.database_url();
+    let shown = crate::store::redact_url(&url);
+    if !crate::store::Store::exists(&url).await? {
+        bail!("no database at {}: start the host with this configuration first", shown.trim_start_matches("sqlite://"));
+    }
+    Ok(crate::store::Store::open(&url, config.durability).await?)
 }
 
 async fn report(config: Option<&Path>, tenant: &str, since: &str, until: Option<&str>, format: &str) -> Result<()> {
@@ -1188,15 +1214,7 @@ async fn consent_export(config: Option<&Path>, tenant: &str, contact: Option<&st
         bail!("no tenant `{tenant}` in the configuration");
     }
     let contact = contact.map(crate::domain::E164::parse).transpose().map_err(anyhow::Error::msg)?;
-    let url = config.database_url();
-    if let Some(path) = url.strip_prefix("sqlite://")
-        && !Path::new(path).exists()
-    {
-        bail!("no database at {path}: start the host with this configuration first");
-    }
-    let store = crate::store::Store::open(&config.database_url(), config.durability)
-        .await
-        .with_context(|| format!("opening {}", config.database_url()))?;
+    let store = open_existing(&config).await?;
     let events = store.consent_ledger(tenant, contact.as_ref().map(|c| c.as_str())).await?;
     if format == "csv" {
         print!("{}", crate::consent::ledger::to_csv(&events));

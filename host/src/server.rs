@@ -45,10 +45,7 @@ impl Server {
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = Store::open(&config.database_url(), config.durability)
-        .await
-        .with_context(|| format!("opening {}", config.database_url()))?
-        .with_clock(config.clock.clone());
+    let store = Store::open(&config.database_url(), config.durability).await?.with_clock(config.clock.clone());
     store.sync_tenants(&config.tenants).await.context("storing tenants")?;
     let (jobs_resumed, sends_resumed) = store.release_leases().await.context("releasing leases")?;
     if jobs_resumed + sends_resumed > 0 {

@@ -1,14 +1,19 @@
-//! Storage with sqlx: the only module that writes SQL. SQLite (a file in the
-//! data directory, WAL) is the embedded default; the SQL sticks to what
-//! PostgreSQL also accepts (`$n` parameters, `RETURNING`, `ON CONFLICT`,
-//! integer millisecond times) so a PostgreSQL backend can follow.
+//! Storage with sqlx: the only module that writes SQL. Two engines behind
+//! one [`Store`]: SQLite (a file in the data directory, WAL; the embedded
+//! default) and PostgreSQL (`database_url = "postgres://…"`). Statements are
+//! written once, in SQL both accept (`$n` parameters, `RETURNING`,
+//! `ON CONFLICT`, integer millisecond times, `LOWER(…) LIKE` for search),
+//! through sqlx's `Any` driver; what really differs — connection set-up,
+//! migrations, claiming work — is in `store/engine/`.
 
 mod consent;
 mod conversations;
+mod engine;
 mod inbound;
 mod outbox;
 mod plugins;
 mod reports;
+mod sql;
 mod tenants;
 mod tickets;
 mod traces;
@@ -27,11 +32,12 @@ pub use reports::{ReplayRow, ReportConversation, ReportData, ReportSend};
 pub use tickets::{Assignee, ChangeResult, NoteRow, TicketChange, TimelineEntry};
 pub use traces::{NewTrace, TraceRow};
 
+pub use engine::{Engine, redact_password as redact_url};
+use sql::Sql;
+
 use crate::clock::Clock;
 use crate::config::Durability;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Encode, Pool, QueryBuilder, Sqlite, Type};
-use std::str::FromStr;
+use sqlx::{Any, Encode, Pool, Type};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -48,44 +54,77 @@ pub enum StoreError {
     /// A row held data the application did not write.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The database cannot be used as configured (a bad URL, a server that
+    /// does not answer, a schema newer than this binary).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The database. SQLite allows one writer at a time, so every write goes
-/// through a single connection (writers queue in the pool, asynchronously,
-/// instead of sleeping in SQLite's busy handler); reads use their own pool
-/// and, in WAL mode, never wait for the writer.
+/// The database. On SQLite, which allows one writer at a time, every write
+/// goes through a single connection (writers queue in the pool,
+/// asynchronously, instead of sleeping in SQLite's busy handler) and reads
+/// use their own pool, which in WAL mode never waits for the writer. On
+/// PostgreSQL both are one pool and the server's own concurrency applies.
 ///
 /// Webhook writes come first: while an inbound batch waits for the writer,
 /// background work (pipeline and outbox) does not start a new write, so an
 /// acknowledgement waits for at most the transaction already running.
 #[derive(Clone, Debug)]
 pub struct Store {
-    writer: Pool<Sqlite>,
-    reader: Pool<Sqlite>,
+    writer: Pool<Any>,
+    reader: Pool<Any>,
+    engine: Engine,
+    durability: Durability,
     inbound_waiting: Arc<AtomicUsize>,
     clock: Clock,
 }
 
 impl Store {
-    /// Open (creating if missing) and migrate the database at `url`.
+    /// Open (creating if missing) and migrate the database at `url`:
+    /// `sqlite://PATH` or `postgres://USER@HOST[:PORT]/DB`.
     pub async fn open(url: &str, durability: Durability) -> StoreResult<Store> {
-        let synchronous = match durability {
-            Durability::Normal => SqliteSynchronous::Normal,
-            Durability::Full => SqliteSynchronous::Full,
+        let engine = Engine::of(url)?;
+        let opened = match engine {
+            Engine::SQLite => engine::sqlite::open(url, durability).await,
+            Engine::PostgreSQL => engine::postgres::open(url).await,
         };
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Store { writer, reader, inbound_waiting: Arc::new(AtomicUsize::new(0)), clock: Clock::default() })
+        // One line that names the database, whatever went wrong.
+        let (writer, reader) = opened.map_err(|e| match e {
+            StoreError::Setup(_) => e,
+            other => StoreError::Setup(format!(
+                "opening the {} database {}: {other}",
+                engine.name(),
+                redact_url(url).trim_start_matches("sqlite://")
+            )),
+        })?;
+        Ok(Store {
+            writer,
+            reader,
+            engine,
+            durability,
+            inbound_waiting: Arc::new(AtomicUsize::new(0)),
+            clock: Clock::default(),
+        })
+    }
+
+    /// Is there a database at `url` already (for tools that read a host's
+    /// database and must not create an empty one)?
+    pub async fn exists(url: &str) -> StoreResult<bool> {
+        match Engine::of(url)? {
+            Engine::SQLite => {
+                let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default();
+                Ok(std::path::Path::new(path).exists())
+            }
+            Engine::PostgreSQL => engine::postgres::exists(url).await,
+        }
+    }
+
+    /// The engine it runs on.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Use `clock` for every time the store writes or compares.
@@ -99,6 +138,21 @@ impl Store {
         self.clock.now_ms()
     }
 
+    /// A transaction for background work that a crash can only make happen
+    /// again — claiming jobs and sends, filing messages in tickets, a batch's
+    /// outcomes (replies are queued with idempotency keys): on PostgreSQL
+    /// with `normal` durability its commit does not wait for the WAL flush
+    /// (`synchronous_commit = off`; the server flushes within 200 ms). What
+    /// is acknowledged to a provider or a person — inbound messages, sends'
+    /// results, admin and agent changes — always waits.
+    async fn begin_background(&self) -> StoreResult<sqlx::Transaction<'static, Any>> {
+        let mut tx = self.writer.begin().await?;
+        if self.engine == Engine::PostgreSQL && self.durability == Durability::Normal {
+            sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
     /// Called by background writers before they take the writer: let waiting
     /// webhook writes go first.
     async fn after_inbound(&self) {
@@ -109,9 +163,9 @@ impl Store {
 }
 
 /// Push `(v1, v2, …)` as bound parameters: the list of an `IN`.
-fn push_list<'t, T>(q: &mut QueryBuilder<Sqlite>, values: impl IntoIterator<Item = T>)
+fn push_list<'t, T>(q: &mut Sql, values: impl IntoIterator<Item = T>)
 where
-    T: Encode<'t, Sqlite> + Type<Sqlite>,
+    T: Encode<'t, Any> + Type<Any>,
 {
     q.push("(");
     let mut list = q.separated(", ");
@@ -123,10 +177,10 @@ where
 
 /// Push `CASE key WHEN k1 THEN v1 … END`: one value per row in a multi-row
 /// `UPDATE` (portable SQL, unlike `UPDATE … FROM (VALUES …)` parameter typing).
-fn push_case<'t, K, V>(q: &mut QueryBuilder<Sqlite>, key: &str, pairs: impl IntoIterator<Item = (K, V)>)
+fn push_case<'t, K, V>(q: &mut Sql, key: &str, pairs: impl IntoIterator<Item = (K, V)>)
 where
-    K: Encode<'t, Sqlite> + Type<Sqlite>,
-    V: Encode<'t, Sqlite> + Type<Sqlite>,
+    K: Encode<'t, Any> + Type<Any>,
+    V: Encode<'t, Any> + Type<Any>,
 {
     q.push("CASE ").push(key);
     for (k, v) in pairs {

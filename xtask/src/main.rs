@@ -4,7 +4,8 @@
 //! `cargo xtask test` is the README's test command: on a fresh machine it
 //! installs what the tests need when it is missing (the Rust toolchain's Wasm
 //! target and components, the example plugins' toolchains, Debian's Chromium
-//! and ChromeDriver), then runs every check in order — `cargo fmt --check`,
+//! and ChromeDriver, a PostgreSQL server for the storage tests' second
+//! engine), then runs every check in order — `cargo fmt --check`,
 //! `cargo clippy -D warnings`, the whole test suite — and stops at the first
 //! that fails, naming it. `.ci/run` calls exactly this.
 //!
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
             };
             test(&root, rest)
         }
-        Some("setup") if args.len() == 1 => rust_toolchain().and_then(|()| test_tools(&root)),
+        Some("setup") if args.len() == 1 => rust_toolchain().and_then(|()| test_tools(&root).map(|_| ())),
         Some("lint") if args.len() == 1 => rust_toolchain().and_then(|()| lint(&root)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
@@ -80,10 +81,13 @@ fn test(root: &Path, test_args: &[String]) -> Step {
     let started = std::time::Instant::now();
     rust_toolchain()?;
     lint(root)?;
-    test_tools(root)?;
-    say("cargo test --workspace");
+    let postgres = test_tools(root)?;
+    say("cargo test --workspace (the storage tests on SQLite and on PostgreSQL)");
     let mut cmd = cargo(root);
     cmd.args(["test", "--workspace"]).args(test_args);
+    if let Some(url) = postgres {
+        cmd.env("SMSDESK_TEST_POSTGRES_URL", url);
+    }
     run_scanning(cmd, "cargo test", first_test_problem)?;
     say(&format!("every check passed in {} s", started.elapsed().as_secs()));
     Ok(())
@@ -169,11 +173,13 @@ fn rust_toolchain() -> Step {
 /// What the tests need beyond Rust: the example plugins' toolchains (pinned
 /// and cached by `examples/plugins/install-toolchains.sh`) and a browser for
 /// the inbox test.
-fn test_tools(root: &Path) -> Step {
+fn test_tools(root: &Path) -> Result<Option<String>, Failure> {
     say("example plugin toolchains (examples/plugins/install-toolchains.sh)");
     let mut cmd = Command::new("bash");
     cmd.arg(root.join("examples/plugins/install-toolchains.sh"));
     run(cmd, "example plugin toolchains")?;
+
+    let postgres = postgres()?;
 
     let chromium = which("chromium").is_some();
     let driver = which("chromedriver").is_some() || Path::new("/usr/lib/chromium/chromedriver").exists();
@@ -181,7 +187,98 @@ fn test_tools(root: &Path) -> Step {
         say("installing Debian's chromium and chromium-driver (apt) for the inbox test");
         apt_install(&["chromium", "chromium-driver"], "chromium")?;
     }
-    Ok(())
+    Ok(postgres)
+}
+
+/// The tests run every storage test on PostgreSQL too: find a server
+/// (`SMSDESK_TEST_POSTGRES_URL`, else 127.0.0.1:5432), starting or
+/// installing one (Debian's `postgresql`) when none answers, and tell the
+/// tests where it is.
+fn postgres() -> Result<Option<String>, Failure> {
+    const STEP: &str = "postgresql";
+    if std::env::var_os("SMSDESK_TEST_POSTGRES_URL").is_some()
+        || std::env::var("SMSDESK_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+    {
+        return Ok(None);
+    }
+    let ready =
+        || Command::new("pg_isready").args(["-q", "-h", "127.0.0.1", "-p", "5432"]).status().is_ok_and(|s| s.success());
+    if !ready() {
+        if which("pg_ctlcluster").is_none() {
+            say("installing PostgreSQL (apt) for the PostgreSQL half of the tests");
+            apt_install(&["postgresql"], STEP)?;
+        }
+        // Start every cluster that is down (containers have no systemd to do it).
+        for cluster in clusters() {
+            say(&format!("starting PostgreSQL {cluster}"));
+            let mut start = Command::new("pg_ctlcluster");
+            start.arg("--skip-systemctl-redirect").args(cluster.split(' ')).arg("start");
+            let _ = start.status();
+        }
+        for _ in 0..50 {
+            if ready() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        if !ready() {
+            return Err(fail(
+                STEP,
+                "no PostgreSQL answers on 127.0.0.1:5432 and none could be started; set SMSDESK_TEST_POSTGRES_URL",
+            ));
+        }
+    }
+    // Trust authentication (this kind of machine), or a password set for the
+    // tests where a fresh install asks for one.
+    let works = |url: &str| {
+        Command::new("psql")
+            .arg(format!("{url}/postgres"))
+            .args(["-qtAc", "SELECT 1"])
+            .env("PGCONNECT_TIMEOUT", "5")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut url = "postgres://postgres@127.0.0.1:5432".to_string();
+    if !works(&url) {
+        let with_password = "postgres://postgres:smsdesk-tests@127.0.0.1:5432";
+        if !works(with_password) {
+            say("giving the PostgreSQL role `postgres` a password for the tests");
+            let mut cmd = if is_root() { Command::new("runuser") } else { Command::new("sudo") };
+            if is_root() {
+                cmd.args(["-u", "postgres", "--"]);
+            } else {
+                cmd.args(["-u", "postgres"]);
+            }
+            cmd.args(["psql", "-qc", "ALTER ROLE postgres PASSWORD 'smsdesk-tests'"]);
+            run(cmd, STEP)?;
+        }
+        if !works(with_password) {
+            return Err(fail(STEP, "cannot sign in to PostgreSQL on 127.0.0.1:5432; set SMSDESK_TEST_POSTGRES_URL"));
+        }
+        url = with_password.to_string();
+    }
+    say(&format!("PostgreSQL for the tests: {}", url.replace(":smsdesk-tests@", ":****@")));
+    Ok(Some(url))
+}
+
+/// Debian's PostgreSQL clusters that are down, as "VERSION NAME".
+fn clusters() -> Vec<String> {
+    let Some(list) = capture({
+        let mut c = Command::new("pg_lsclusters");
+        c.arg("--no-header");
+        c
+    }) else {
+        return Vec::new();
+    };
+    list.lines()
+        .filter(|l| l.contains("down"))
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            Some(format!("{} {}", parts.next()?, parts.next()?))
+        })
+        .collect()
 }
 
 fn apt_install(packages: &[&str], step: &'static str) -> Step {

@@ -1,9 +1,9 @@
 //! The consent ledger (append-only) and what the outbound gate reads.
 
-use super::{Store, StoreError, StoreResult, push_list};
+use super::{Sql, Store, StoreError, StoreResult, push_list};
 use crate::consent::{ConsentEvent, EventKind, Source};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use std::collections::HashMap;
 
 /// A ledger record to append.
@@ -31,7 +31,7 @@ pub struct NewConsentEvent {
     pub disclosure_version: Option<String>,
 }
 
-fn event_row(r: &SqliteRow) -> StoreResult<ConsentEvent> {
+fn event_row(r: &AnyRow) -> StoreResult<ConsentEvent> {
     let kind: &str = r.get("event");
     let source: &str = r.get("source");
     Ok(ConsentEvent {
@@ -62,14 +62,30 @@ const COLUMNS: &str =
 
 impl Store {
     pub(super) async fn append_consent_in(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         events: &[&NewConsentEvent],
         now: i64,
     ) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
+        Self::consent_insert(events, now).build().execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Append one event and read it back as stored.
+    async fn append_consent_returning(
+        tx: &mut Transaction<'_, Any>,
+        event: &NewConsentEvent,
+        now: i64,
+    ) -> StoreResult<AnyRow> {
+        let mut q = Self::consent_insert(&[event], now);
+        q.push(" RETURNING ").push(COLUMNS);
+        Ok(q.build().fetch_one(&mut **tx).await?)
+    }
+
+    fn consent_insert(events: &[&NewConsentEvent], now: i64) -> Sql {
+        let mut q = Sql::new(
             "INSERT INTO consent_events (tenant_id, phone, program, purpose, event, source, matched, message_id,
                  text, disclosure_version, created_at) ",
         );
@@ -86,19 +102,14 @@ impl Store {
                 .push_bind(&e.disclosure_version)
                 .push_bind(now);
         });
-        q.build().execute(&mut **tx).await?;
-        Ok(())
+        q
     }
 
     /// Append one record (API, import, agent).
     pub async fn append_consent(&self, event: &NewConsentEvent) -> StoreResult<ConsentEvent> {
         let mut tx = self.writer.begin().await?;
         let now = self.now();
-        Self::append_consent_in(&mut tx, &[event], now).await?;
-        let row =
-            sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM consent_events WHERE id = last_insert_rowid()")))
-                .fetch_one(&mut *tx)
-                .await?;
+        let row = Self::append_consent_returning(&mut tx, event, now).await?;
         tx.commit().await?;
         event_row(&row)
     }
@@ -112,7 +123,7 @@ impl Store {
         if contacts.is_empty() {
             return Ok(out);
         }
-        let mut q = QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM consent_events WHERE phone IN "));
+        let mut q = Sql::new(format!("SELECT {COLUMNS} FROM consent_events WHERE phone IN "));
         push_list(&mut q, contacts.iter().map(|(_, phone)| *phone));
         q.push(" ORDER BY id");
         for r in q.build().fetch_all(&self.reader).await? {
@@ -144,9 +155,8 @@ impl Store {
         if contacts.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT tenant_id, phone, time_zone FROM contacts WHERE time_zone IS NOT NULL AND phone IN ",
-        );
+        let mut q =
+            Sql::new("SELECT tenant_id, phone, time_zone FROM contacts WHERE time_zone IS NOT NULL AND phone IN ");
         push_list(&mut q, contacts.iter().map(|(_, phone)| *phone));
         Ok(q.build()
             .fetch_all(&self.reader)
@@ -168,7 +178,7 @@ impl Store {
         if contacts.is_empty() {
             return Ok(out);
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
+        let mut q = Sql::new(
             "SELECT o.tenant_id, m.to_number, COALESCE(o.subject, ''), o.sent_at FROM outbox o
              JOIN messages m ON m.id = o.message_id
              WHERE o.sent_at >= ",

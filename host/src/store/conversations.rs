@@ -1,10 +1,10 @@
 //! Contacts, conversations and their messages; applying a pipeline outcome.
 
-use super::{Store, StoreError, StoreResult, push_case, push_list};
+use super::{Sql, Store, StoreError, StoreResult, push_case, push_list};
 use crate::domain::{Author, Decision, Intent, Turn};
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
 use std::collections::HashMap;
 
 /// An inbound message as the pipeline loads it.
@@ -213,7 +213,7 @@ pub struct Outcome {
     pub notices: Vec<super::NewOutbound>,
 }
 
-fn message_row(r: &SqliteRow) -> MessageRow {
+fn message_row(r: &AnyRow) -> MessageRow {
     MessageRow {
         id: r.get("id"),
         direction: r.get("direction"),
@@ -238,7 +238,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
+        let mut q = Sql::new(
             "SELECT id, tenant_id, from_number, to_number, body, media_urls, created_at FROM messages WHERE id IN ",
         );
         push_list(&mut q, ids);
@@ -283,9 +283,9 @@ impl Store {
                 keys.push(key);
             }
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_background().await?;
 
-        let mut upsert = QueryBuilder::<Sqlite>::new("INSERT INTO contacts (tenant_id, phone, created_at) ");
+        let mut upsert = Sql::new("INSERT INTO contacts (tenant_id, phone, created_at) ");
         upsert.push_values(&keys, |mut row, (tenant, phone)| {
             row.push_bind(*tenant).push_bind(*phone).push_bind(now);
         });
@@ -317,7 +317,7 @@ impl Store {
         // awaits a CSAT answer and the message is one, takes the rating), and
         // otherwise a new ticket opens (a resolved one past its window is closed).
         let contact_ids: Vec<i64> = contacts.values().map(|c| c.id).collect();
-        let mut newest_q = QueryBuilder::<Sqlite>::new(
+        let mut newest_q = Sql::new(
             "SELECT contact_id, id, owner, status, resolved_at, csat_sent_at, csat_rating FROM conversations
              WHERE id IN (SELECT MAX(id) FROM conversations WHERE contact_id IN ",
         );
@@ -390,17 +390,17 @@ impl Store {
             placement.push((contact, rating));
         }
         if !missing.is_empty() {
-            // References count per tenant.
-            let mut next_ref: HashMap<String, i64> = HashMap::new();
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT tenant_id, COALESCE(MAX(ref_no), 0) FROM conversations WHERE tenant_id IN ",
-            );
-            let tenant_ids: Vec<String> = missing.iter().map(|(m, _)| m.tenant_id.clone()).collect();
-            push_list(&mut q, tenant_ids);
-            q.push(" GROUP BY tenant_id");
-            for r in q.build().fetch_all(&mut *tx).await? {
-                next_ref.insert(r.get(0), r.get(1));
+            // References count per tenant: take as many numbers as the batch
+            // opens tickets, from the tenant's counter (one row, locked by the
+            // statement), never MAX(ref_no) + 1.
+            let mut wanted: Vec<(String, i64)> = Vec::new();
+            for (m, _) in &missing {
+                match wanted.iter_mut().find(|(t, _)| *t == m.tenant_id) {
+                    Some((_, n)) => *n += 1,
+                    None => wanted.push((m.tenant_id.clone(), 1)),
+                }
             }
+            let mut next_ref = Self::take_ticket_refs_in(&mut tx, &wanted).await?;
             let refs: Vec<i64> = missing
                 .iter()
                 .map(|(m, _)| {
@@ -409,7 +409,7 @@ impl Store {
                     *n
                 })
                 .collect();
-            let mut insert = QueryBuilder::<Sqlite>::new(
+            let mut insert = Sql::new(
                 "INSERT INTO conversations (tenant_id, contact_id, tenant_number, status, owner, created_at,
                      updated_at, last_message_at, ref_no) ",
             );
@@ -451,7 +451,7 @@ impl Store {
         }
 
         if !status_changes.is_empty() {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE conversations SET status = CASE id");
+            let mut q = Sql::new("UPDATE conversations SET status = CASE id");
             for (id, change) in &status_changes {
                 let to = if *change == "reopened" { "open" } else { change };
                 q.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(to);
@@ -467,7 +467,7 @@ impl Store {
             q.build().execute(&mut *tx).await?;
         }
         if !ratings.is_empty() {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE conversations SET csat_rating = ");
+            let mut q = Sql::new("UPDATE conversations SET csat_rating = ");
             push_case(&mut q, "id", ratings.iter().map(|(id, _, r)| (*id, *r as i64)));
             q.push(", csat_at = ").push_bind(now).push(" WHERE id IN ");
             push_list(&mut q, ratings.iter().map(|(id, _, _)| *id));
@@ -481,7 +481,7 @@ impl Store {
         .await?;
 
         // File each message in its conversation.
-        let mut file = QueryBuilder::<Sqlite>::new("UPDATE messages SET conversation_id = ");
+        let mut file = Sql::new("UPDATE messages SET conversation_id = ");
         push_case(&mut file, "id", messages.iter().zip(&out).map(|(m, c)| (m.id, c.id)));
         file.push(" WHERE id IN ");
         push_list(&mut file, messages.iter().map(|m| m.id));
@@ -495,7 +495,7 @@ impl Store {
                 None => latest.push((c.id, m.created_at)),
             }
         }
-        let mut touch = QueryBuilder::<Sqlite>::new("UPDATE conversations SET last_message_at = ");
+        let mut touch = Sql::new("UPDATE conversations SET last_message_at = ");
         push_case(&mut touch, "id", latest.iter().copied());
         touch.push(", updated_at = ").push_bind(now).push(" WHERE id IN ");
         push_list(&mut touch, latest.iter().map(|(id, _)| *id));
@@ -505,6 +505,28 @@ impl Store {
         Ok(out)
     }
 
+    /// Take `n` ticket reference numbers for each tenant from its counter
+    /// (one row per tenant, locked by the statement — never MAX(ref_no) + 1):
+    /// the number just before each tenant's first.
+    pub(super) async fn take_ticket_refs_in(
+        tx: &mut sqlx::Transaction<'_, Any>,
+        wanted: &[(String, i64)],
+    ) -> StoreResult<HashMap<String, i64>> {
+        let mut q = Sql::new("INSERT INTO ticket_refs (tenant_id, last_ref) ");
+        q.push_values(wanted, |mut row, (tenant, n)| {
+            row.push_bind(tenant.as_str()).push_bind(*n);
+        });
+        q.push(" ON CONFLICT (tenant_id) DO UPDATE SET last_ref = ticket_refs.last_ref + excluded.last_ref");
+        q.push(" RETURNING tenant_id, last_ref");
+        let mut before = HashMap::new();
+        for r in q.build().fetch_all(&mut **tx).await? {
+            let (tenant, last): (String, i64) = (r.get(0), r.get(1));
+            let n = wanted.iter().find(|(t, _)| *t == tenant).map_or(0, |(_, n)| *n);
+            before.insert(tenant, last - n);
+        }
+        Ok(before)
+    }
+
     /// For each (conversation, message): the turns before the message, oldest
     /// first (at most `limit`) — one query for the whole batch.
     pub async fn history_batch(&self, wanted: &[(i64, i64)], limit: i64) -> StoreResult<Vec<Vec<Turn>>> {
@@ -512,7 +534,7 @@ impl Store {
         if wanted.is_empty() {
             return Ok(out);
         }
-        let mut q = QueryBuilder::<Sqlite>::new("");
+        let mut q = Sql::new("");
         for (k, (conversation, message)) in wanted.iter().enumerate() {
             if k > 0 {
                 q.push(" UNION ALL ");
@@ -570,25 +592,25 @@ impl Store {
         let traces: Vec<&super::NewTrace> = outcomes.iter().flat_map(|o| &o.traces).collect();
 
         self.after_inbound().await;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_background().await?;
         let now = self.now();
         Self::insert_traces_in(&mut tx, &traces, now).await?;
         Self::append_consent_in(&mut tx, &consent, now).await?;
         if !profiles.is_empty() {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE contacts SET profile_json = ");
+            let mut q = Sql::new("UPDATE contacts SET profile_json = ");
             push_case(&mut q, "id", profiles.iter().map(|(id, json)| (*id, json.as_str())));
             q.push(", profile_fetched_at = ").push_bind(now).push(" WHERE id IN ");
             push_list(&mut q, profiles.iter().map(|(id, _)| *id));
             q.build().execute(&mut *tx).await?;
         }
-        let mut done = QueryBuilder::<Sqlite>::new("UPDATE jobs SET status = 'done', updated_at = ");
+        let mut done = Sql::new("UPDATE jobs SET status = 'done', updated_at = ");
         done.push_bind(now).push(" WHERE id IN ");
         push_list(&mut done, outcomes.iter().map(|o| o.job_id));
         done.build().execute(&mut *tx).await?;
         Self::enqueue_batch_in(&mut tx, &replies, now).await?;
 
         if !changes.is_empty() {
-            let mut q = QueryBuilder::<Sqlite>::new("SELECT id, tags FROM conversations WHERE id IN ");
+            let mut q = Sql::new("SELECT id, tags FROM conversations WHERE id IN ");
             push_list(&mut q, changes.iter().map(|c| c.conversation_id));
             let mut current: HashMap<i64, Vec<String>> = HashMap::with_capacity(changes.len());
             for r in q.build().fetch_all(&mut *tx).await? {
@@ -612,7 +634,7 @@ impl Store {
                     c.replied,
                 ));
             }
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE conversations SET tags = ");
+            let mut q = Sql::new("UPDATE conversations SET tags = ");
             push_case(&mut q, "id", rows.iter().map(|r| (r.0, r.1.as_str())));
             q.push(", intents = ");
             push_case(&mut q, "id", rows.iter().map(|r| (r.0, r.2.as_str())));
@@ -718,12 +740,12 @@ impl Store {
     }
 
     pub(super) async fn summaries(
-        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        tx: &mut sqlx::Transaction<'_, Any>,
         tenant_id: &str,
         filter: &TicketFilter,
         now: i64,
     ) -> StoreResult<Vec<ConversationSummary>> {
-        let mut q = QueryBuilder::<Sqlite>::new(
+        let mut q = Sql::new(
             "SELECT c.id, t.ticket_prefix, c.ref_no, k.phone, c.status, c.owner, c.priority, c.assignee,
                     c.handoff_reason, c.handoff_priority, c.handoff_team, c.tags, c.intents, c.snoozed_until,
                     c.handed_off_at, c.first_response_due, c.first_human_response_at, c.resolution_due,
@@ -748,9 +770,11 @@ impl Store {
         if let Some(owner) = &filter.owner {
             q.push(" AND c.owner = ").push_bind(owner.clone());
         }
+        // Case never matters to a search: `LOWER(…) LIKE lower-case pattern`
+        // on both engines (SQLite's LIKE ignores ASCII case, PostgreSQL's does not).
         if let Some(tag) = &filter.tag {
-            let json = serde_json::to_string(tag).unwrap_or_default();
-            q.push(" AND c.tags LIKE ").push_bind(format!("%{}%", like_escape(&json))).push(" ESCAPE '\\'");
+            let json = serde_json::to_string(&tag.to_lowercase()).unwrap_or_default();
+            q.push(" AND LOWER(c.tags) LIKE ").push_bind(format!("%{}%", like_escape(&json))).push(" ESCAPE '\\'");
         }
         match &filter.assignee {
             Some(Some(user)) => {
@@ -765,16 +789,16 @@ impl Store {
             q.push(" AND c.handoff_team = ").push_bind(team.clone());
         }
         if let Some(text) = &filter.text {
-            let pattern = format!("%{}%", like_escape(text));
+            let pattern = format!("%{}%", like_escape(&text.to_lowercase()));
             let number = text.trim().rsplit('-').next().and_then(|n| n.parse::<i64>().ok());
             q.push(" AND (k.phone LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
             if let Some(n) = number {
                 q.push(" OR c.ref_no = ").push_bind(n);
             }
-            q.push(" OR EXISTS (SELECT 1 FROM messages x WHERE x.conversation_id = c.id AND x.body LIKE ")
+            q.push(" OR EXISTS (SELECT 1 FROM messages x WHERE x.conversation_id = c.id AND LOWER(x.body) LIKE ")
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\')");
-            q.push(" OR EXISTS (SELECT 1 FROM ticket_notes n WHERE n.conversation_id = c.id AND n.body LIKE ")
+            q.push(" OR EXISTS (SELECT 1 FROM ticket_notes n WHERE n.conversation_id = c.id AND LOWER(n.body) LIKE ")
                 .push_bind(pattern)
                 .push(" ESCAPE '\\'))");
         }

@@ -1,7 +1,7 @@
 //! Inbound messages and their processing jobs.
 
-use super::{Store, StoreResult};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use super::{Sql, Store, StoreResult};
+use sqlx::Row;
 use std::collections::HashMap;
 
 /// A verified, redacted inbound message to store with its processing job.
@@ -66,7 +66,7 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         // One INSERT for the whole batch; a provider id already stored (or
         // twice in this batch) inserts nothing and is a duplicate.
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = Sql::new(
             "INSERT INTO messages (tenant_id, direction, author, from_number, to_number, body, media_urls,
                  encoding, segments, provider_sid, status, status_rank, created_at, updated_at) ",
         );
@@ -101,8 +101,7 @@ impl Store {
         let ids: Vec<i64> =
             outcomes.iter().filter_map(|o| if let InboundOutcome::Stored(id) = o { Some(*id) } else { None }).collect();
         if !ids.is_empty() {
-            let mut jobs =
-                QueryBuilder::<Sqlite>::new("INSERT INTO jobs (message_id, status, created_at, updated_at) ");
+            let mut jobs = Sql::new("INSERT INTO jobs (message_id, status, created_at, updated_at) ");
             jobs.push_values(&ids, |mut row, id| {
                 row.push_bind(*id).push("'pending'").push_bind(now).push_bind(now);
             });
@@ -119,16 +118,19 @@ impl Store {
     pub async fn claim_jobs(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedJob>> {
         self.after_inbound().await;
         let now = self.now();
-        let rows = sqlx::query(
+        let mut tx = self.begin_background().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2
-             WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND locked_until < $2 ORDER BY id LIMIT $3)
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND locked_until < $2 ORDER BY id LIMIT $3{})
              RETURNING id, message_id, attempts",
-        )
+            self.engine.skip_locked()
+        )))
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         let mut jobs: Vec<ClaimedJob> =
             rows.iter().map(|r| ClaimedJob { id: r.get(0), message_id: r.get(1), attempts: r.get(2) }).collect();
         jobs.sort_by_key(|j| j.id);
@@ -153,8 +155,9 @@ impl Store {
         Ok(sqlx::query("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(&self.reader).await?.get(0))
     }
 
-    /// Release every lease at start-up. With SQLite one process owns the
-    /// database, so a lease still held now belonged to a process that died;
+    /// Release every lease at start-up. One host owns its database (SQLite
+    /// always; PostgreSQL until several replicas share one), so a lease still
+    /// held now belonged to a process that died;
     /// its jobs and sends are taken up again at once instead of after the lease.
     pub async fn release_leases(&self) -> StoreResult<(u64, u64)> {
         let jobs = sqlx::query("UPDATE jobs SET locked_until = 0 WHERE status = 'pending' AND locked_until > 0")

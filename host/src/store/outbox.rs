@@ -1,12 +1,12 @@
 //! The outbox: queued outbound messages, their sending state and provider statuses.
 
 use super::consent::NewConsentEvent;
-use super::{Store, StoreError, StoreResult, push_case, push_list};
+use super::{Sql, Store, StoreError, StoreResult, push_case, push_list};
 use crate::consent::{EventKind, Source};
 
 /// Twilio's error for a recipient who opted out at the carrier.
 pub const PROVIDER_OPT_OUT_CODE: &str = "21610";
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 use std::collections::HashMap;
 
 /// A message to queue for sending.
@@ -129,14 +129,14 @@ impl Store {
     /// message and an outbox entry, once per idempotency key (a key already
     /// queued queues nothing). Returns how many were queued.
     pub(super) async fn enqueue_batch_in(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         batch: &[&NewOutbound],
         now: i64,
     ) -> StoreResult<usize> {
         if batch.is_empty() {
             return Ok(0);
         }
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = Sql::new(
             "INSERT INTO messages (tenant_id, conversation_id, direction, author, from_number, to_number, body,
                  encoding, segments, status, status_rank, idempotency_key, created_at, updated_at) ",
         );
@@ -167,7 +167,7 @@ impl Store {
         if entries.is_empty() {
             return Ok(0);
         }
-        let mut outbox = QueryBuilder::<Sqlite>::new(
+        let mut outbox = Sql::new(
             "INSERT INTO outbox (tenant_id, message_id, idempotency_key, category, subject, answers_message_id,
                  expires_at, status, next_attempt_at, created_at, updated_at) ",
         );
@@ -192,22 +192,25 @@ impl Store {
     pub async fn claim_sends(&self, lease_ms: i64, limit: i64) -> StoreResult<Vec<ClaimedSend>> {
         self.after_inbound().await;
         let now = self.now();
-        let rows = sqlx::query(
+        let mut tx = self.begin_background().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2
              WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
-                          AND locked_until < $2 ORDER BY id LIMIT $3)
+                          AND locked_until < $2 ORDER BY id LIMIT $3{})
              RETURNING id, message_id, tenant_id, idempotency_key, attempts, category, subject, answers_message_id,
                  expires_at",
-        )
+            self.engine.skip_locked()
+        )))
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, from_number, to_number, body FROM messages WHERE id IN ");
+        let mut q = Sql::new("SELECT id, from_number, to_number, body FROM messages WHERE id IN ");
         push_list(&mut q, rows.iter().map(|r| r.get::<i64, _>(1)));
         let mut texts: HashMap<i64, (String, String, String)> = q
             .build()
@@ -258,12 +261,12 @@ impl Store {
             })
             .collect();
         if !sent.is_empty() {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE outbox SET status = 'sent', updated_at = ");
+            let mut q = Sql::new("UPDATE outbox SET status = 'sent', updated_at = ");
             q.push_bind(now).push(", sent_at = ").push_bind(now).push(" WHERE id IN ");
             push_list(&mut q, sent.iter().map(|(s, _, _)| s.id));
             q.build().execute(&mut *tx).await?;
             // Statuses only move forward: a callback may already have come.
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE messages SET provider_sid = ");
+            let mut q = Sql::new("UPDATE messages SET provider_sid = ");
             push_case(&mut q, "id", sent.iter().map(|(s, sid, _)| (s.message_id, *sid)));
             q.push(", status = CASE");
             for (s, _, status) in &sent {
@@ -375,7 +378,7 @@ impl Store {
     }
 
     async fn send_decision_in(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         send: &ClaimedSend,
         decision: &str,
         reason: &str,
@@ -423,18 +426,24 @@ impl Store {
         .map(|r| r.get(0));
         let conversation = match open {
             Some(id) => id,
-            None => sqlx::query(
-                "INSERT INTO conversations (tenant_id, contact_id, tenant_number, status, owner, created_at,
-                     updated_at, last_message_at)
-                 VALUES ($1, $2, $3, 'open', 'bot', $4, $4, $4) RETURNING id",
-            )
-            .bind(&message.tenant_id)
-            .bind(contact)
-            .bind(&message.from)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0),
+            None => {
+                // A proactive message opens a ticket with its reference, like a customer's.
+                let refs = Self::take_ticket_refs_in(&mut tx, &[(message.tenant_id.clone(), 1)]).await?;
+                let ref_no = refs.get(&message.tenant_id).copied().unwrap_or(0) + 1;
+                sqlx::query(
+                    "INSERT INTO conversations (tenant_id, contact_id, tenant_number, status, owner, created_at,
+                         updated_at, last_message_at, ref_no)
+                     VALUES ($1, $2, $3, 'open', 'bot', $4, $4, $4, $5) RETURNING id",
+                )
+                .bind(&message.tenant_id)
+                .bind(contact)
+                .bind(&message.from)
+                .bind(now)
+                .bind(ref_no)
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0)
+            }
         };
         message.conversation_id = Some(conversation);
         let queued = Self::enqueue_batch_in(&mut tx, &[&message], now).await?;
@@ -489,9 +498,9 @@ impl Store {
     /// Outbox entries by status, for tests and health: (pending, sent, failed).
     pub async fn outbox_counts(&self) -> StoreResult<(i64, i64, i64)> {
         let r = sqlx::query(
-            "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) FROM outbox",
+            "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) FROM outbox",
         )
         .fetch_one(&self.reader)
         .await?;

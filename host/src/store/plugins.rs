@@ -2,9 +2,9 @@
 //! tenant, and the audit log. Every change writes its audit entry in the
 //! same transaction.
 
-use super::{Store, StoreResult};
+use super::{Sql, Store, StoreResult};
 use serde::Serialize;
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 /// An uploaded plugin version.
 #[derive(Debug, Clone, Serialize)]
@@ -113,7 +113,7 @@ pub struct NewPluginVersion {
     pub path: String,
 }
 
-fn version_row(r: &sqlx::sqlite::SqliteRow) -> PluginVersion {
+fn version_row(r: &sqlx::any::AnyRow) -> PluginVersion {
     PluginVersion {
         id: r.get("id"),
         publisher: r.get("publisher"),
@@ -131,7 +131,7 @@ fn version_row(r: &sqlx::sqlite::SqliteRow) -> PluginVersion {
     }
 }
 
-fn binding_row(r: &sqlx::sqlite::SqliteRow) -> ManagedBinding {
+fn binding_row(r: &sqlx::any::AnyRow) -> ManagedBinding {
     ManagedBinding {
         tenant_id: r.get("tenant_id"),
         role: r.get("role"),
@@ -151,7 +151,7 @@ const BINDING_COLUMNS: &str = "tenant_id, role, plugin, version_id, config_json,
 
 impl Store {
     async fn audit_in(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         actor: &str,
         action: &str,
         tenant: Option<&str>,
@@ -490,7 +490,7 @@ pub struct ShadowResult {
     pub candidate_us: i64,
 }
 
-fn shadow_row(r: &sqlx::sqlite::SqliteRow) -> ShadowRun {
+fn shadow_row(r: &sqlx::any::AnyRow) -> ShadowRun {
     ShadowRun {
         id: r.get("id"),
         tenant_id: r.get("tenant_id"),
@@ -592,7 +592,7 @@ impl Store {
         }
         self.after_inbound().await;
         let now = self.now();
-        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+        let mut q = Sql::new(
             "INSERT INTO shadow_results (run_id, message_id, active_kind, active_text, candidate_kind, candidate_text,
                  candidate_error, agrees, active_us, candidate_us, created_at) ",
         );

@@ -89,7 +89,7 @@ impl Store {
                     (SELECT MIN(created_at) FROM messages WHERE conversation_id = c.id AND direction = 'inbound'),
                     (SELECT MIN(created_at) FROM messages WHERE conversation_id = c.id AND direction = 'outbound'
                         AND author = 'bot'),
-                    (SELECT COALESCE(SUM(segments), 0) FROM messages WHERE conversation_id = c.id)
+                    (SELECT CAST(COALESCE(SUM(segments), 0) AS BIGINT) FROM messages WHERE conversation_id = c.id)
              FROM conversations c WHERE c.tenant_id = $1 AND c.created_at >= $2 AND c.created_at < $3",
         )
         .bind(tenant_id)
@@ -200,7 +200,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<ReplayRow>> {
         let mut tx = self.reader.begin().await?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        let mut q = super::Sql::new(
             "SELECT m.id, m.tenant_id, m.from_number, m.to_number, m.body, m.media_urls, m.created_at,
                     m.conversation_id, k.profile_json,
                     (SELECT r.body FROM outbox o JOIN messages r ON r.id = o.message_id

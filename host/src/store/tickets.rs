@@ -2,9 +2,9 @@
 //! transaction with its timeline entry), round-robin assignment and the
 //! housekeeping that wakes snoozed tickets and closes old resolved ones.
 
-use super::{ConversationSummary, NewOutbound, Store, StoreError, StoreResult, TicketFilter, push_list};
+use super::{ConversationSummary, NewOutbound, Sql, Store, StoreError, StoreResult, TicketFilter, push_list};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 /// One entry of a ticket's timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +103,7 @@ pub struct ChangeResult {
 impl Store {
     /// Append timeline entries `(conversation, actor, kind, detail JSON)` in the caller's transaction.
     pub(super) async fn ticket_events_in<'a>(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         events: impl IntoIterator<Item = (i64, &'a str, &'a str, &'a str)>,
         now: i64,
     ) -> StoreResult<()> {
@@ -111,9 +111,8 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO ticket_events (tenant_id, conversation_id, actor, kind, detail, created_at) ",
-        );
+        let mut q =
+            Sql::new("INSERT INTO ticket_events (tenant_id, conversation_id, actor, kind, detail, created_at) ");
         q.push_values(&events, |mut row, (id, actor, kind, detail)| {
             row.push("(SELECT tenant_id FROM conversations WHERE id = ")
                 .push_bind_unseparated(*id)
@@ -130,7 +129,7 @@ impl Store {
 
     /// A ticket's timeline and notes, oldest first.
     pub(super) async fn timeline(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         tenant_id: &str,
         id: i64,
     ) -> StoreResult<(Vec<TimelineEntry>, Vec<NoteRow>)> {
@@ -253,13 +252,28 @@ impl Store {
                     Assignee::User(u) => Some(u),
                     Assignee::Nobody => None,
                     Assignee::RoundRobin { team, members } => {
-                        let last: Option<String> =
-                            sqlx::query("SELECT last_user FROM team_cursors WHERE tenant_id = $1 AND team = $2")
-                                .bind(tenant_id)
-                                .bind(&team)
-                                .fetch_optional(&mut *tx)
-                                .await?
-                                .map(|r| r.get(0));
+                        // The team's cursor, locked until this transaction ends
+                        // (PostgreSQL: a row lock, made first if missing, so two
+                        // assignments at once never pick the same person; SQLite:
+                        // the single writer).
+                        sqlx::query(
+                            "INSERT INTO team_cursors (tenant_id, team, last_user) VALUES ($1, $2, '')
+                             ON CONFLICT (tenant_id, team) DO NOTHING",
+                        )
+                        .bind(tenant_id)
+                        .bind(&team)
+                        .execute(&mut *tx)
+                        .await?;
+                        let last: String = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "SELECT last_user FROM team_cursors WHERE tenant_id = $1 AND team = $2{}",
+                            self.engine.lock_row()
+                        )))
+                        .bind(tenant_id)
+                        .bind(&team)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .get(0);
+                        let last = Some(last).filter(|l| !l.is_empty());
                         let next = crate::tickets::rules::next_in_rotation(&members, last.as_deref())
                             .cloned()
                             .ok_or_else(|| StoreError::Corrupt(format!("team `{team}` has no members")))?;
@@ -445,7 +459,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new(
+        let mut q = Sql::new(
             "SELECT DISTINCT tenant_id, conversation_id FROM messages WHERE conversation_id IS NOT NULL AND id IN ",
         );
         push_list(&mut q, ids.iter().copied());
@@ -469,7 +483,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT tenant_id, id FROM conversations WHERE id IN ");
+        let mut q = Sql::new("SELECT tenant_id, id FROM conversations WHERE id IN ");
         push_list(&mut q, ids.iter().copied());
         Ok(q.build().fetch_all(&self.reader).await?.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }

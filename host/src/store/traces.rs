@@ -1,9 +1,9 @@
 //! Plugin call traces: which plugin ran for which message, how long, how it ended.
 
-use super::{Store, StoreResult};
+use super::{Sql, Store, StoreResult};
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::{QueryBuilder, Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 /// A plugin call to record.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ pub struct TraceRow {
 
 impl Store {
     pub(super) async fn insert_traces_in(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         traces: &[&NewTrace],
         now: i64,
     ) -> StoreResult<()> {
@@ -61,7 +61,7 @@ impl Store {
             return Ok(());
         }
         // One multi-row INSERT for all of a batch's plugin calls.
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = Sql::new(
             "INSERT INTO plugin_traces (tenant_id, message_id, conversation_id, plugin, version, role,
                  duration_us, outcome, error_kind, detail, created_at) ",
         );
@@ -83,7 +83,7 @@ impl Store {
     }
 
     pub(super) async fn traces(
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         tenant_id: &str,
         conversation_id: i64,
     ) -> StoreResult<Vec<TraceRow>> {

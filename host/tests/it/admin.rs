@@ -19,6 +19,7 @@ pub fn config(dir: &std::path::Path) -> Config {
     let _ = (tenant, log_provider, first_party_plugins);
     Config {
         data_dir: dir.to_path_buf(),
+        database_url: crate::support::database_url(dir),
         bind: "127.0.0.1:0".parse().unwrap(),
         plugin_cache_dir: Some(crate::support::shared_cache_dir()),
         // Uploads are compiled in a worker process, as `smsdesk serve` does.
@@ -209,7 +210,8 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Upgrade once 1.0.0 has answered someone, while texts keep coming.
+    bot_replies(&base, "+15550200000", 1).await;
     // 2.0.0 asks for more than 1.0.0 was granted: not activated until approved.
     let (status, out) = bind(json!({"version": "2.0.0", "config": {"greeting": "hey"}})).await;
     assert_eq!(status, 409, "{out}");
@@ -496,7 +498,8 @@ async fn replay_reports_what_a_version_would_have_decided_next_to_what_happened(
     std::fs::write(
         &toml,
         format!(
-            "data_dir = {:?}\n[[tenants]]\nid = \"acme\"\nname = \"Acme\"\nnumbers = [\"{}\"]\nprovider = {{ kind = \"log\", auth_token = \"x\" }}\n",
+            "{}data_dir = {:?}\n[[tenants]]\nid = \"acme\"\nname = \"Acme\"\nnumbers = [\"{}\"]\nprovider = {{ kind = \"log\", auth_token = \"x\" }}\n",
+            crate::support::database_line(dir.path()),
             dir.path().display().to_string(),
             crate::host::NUMBER
         ),

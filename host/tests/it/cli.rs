@@ -222,8 +222,9 @@ async fn consent_export_reads_the_ledger_of_a_running_host() {
     let config_path = dir.path().join("smsdesk.toml");
     let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/smsdesk.toml")).unwrap();
     let data = dir.path().join("data").display().to_string();
-    std::fs::write(&config_path, example.replace("./smsdesk-data", &data).replace("127.0.0.1:8080", "127.0.0.1:0"))
-        .unwrap();
+    let database = crate::support::database_line(std::path::Path::new(&data));
+    let example = example.replace("./smsdesk-data", &data).replace("127.0.0.1:8080", "127.0.0.1:0");
+    std::fs::write(&config_path, format!("{database}{example}")).unwrap();
     let config = config_path.display().to_string();
     let run = |args: Vec<String>| async move {
         tokio::task::spawn_blocking(move || smsdesk(&args.iter().map(String::as_str).collect::<Vec<_>>()))
@@ -281,4 +282,54 @@ async fn consent_export_reads_the_ledger_of_a_running_host() {
     let out = run(args(&["--contact", "12"])).await;
     assert!(!out.status.success());
     host.shutdown().await;
+}
+
+/// A database the host cannot use is one line that names the problem and a
+/// non-zero exit, never a panic: a URL of no engine smsdesk knows, a server
+/// that does not answer, a database that a newer smsdesk migrated. Passwords
+/// in the URL stay out of the message.
+#[test]
+fn a_database_the_host_cannot_use_is_one_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["serve", "--database-url", url])
+            .env("SMSDESK_DATA_DIR", dir.path())
+            .env("SMSDESK_BIND", "127.0.0.1:0")
+            .env("SMSDESK_CACHE_DIR", crate::support::shared_cache_dir())
+            .env_remove("SMSDESK_DATABASE_URL")
+            .output()
+            .expect("running smsdesk serve")
+    };
+    let one_line = |out: &Output, says: &str| {
+        let err = stderr(out);
+        assert!(!out.status.success(), "exits non-zero: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("error: ") && err.contains(says), "says {says:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("hunter2"), "{err}");
+    };
+
+    one_line(&serve("mysql://root:hunter2@db/x"), "neither sqlite://PATH nor postgres://");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    one_line(&serve(&format!("postgres://smsdesk:hunter2@127.0.0.1:{port}/x")), "cannot reach PostgreSQL at");
+
+    let url = crate::support::database_url(dir.path())
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("smsdesk.db").display()));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection as _;
+        drop(smsdesk::store::Store::open(&url, smsdesk::config::Durability::Normal).await.unwrap());
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from a newer smsdesk', TRUE, $1, 1)",
+        )
+        .bind(vec![0u8; 48])
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    });
+    one_line(&serve(&url), "migrated by a newer smsdesk (migration 9999");
 }

@@ -258,6 +258,7 @@ async fn proactive_messages_need_consent_and_wait_for_the_morning() {
     let clock = smsdesk::clock::Clock::manual(ny("2026-11-27T23:00:00"));
     let config = Config {
         data_dir: dir.path().to_path_buf(),
+        database_url: crate::support::database_url(dir.path()),
         bind: "127.0.0.1:0".parse().unwrap(),
         tenants: vec![t],
         clock: clock.clone(),

@@ -56,8 +56,13 @@ pub fn log_provider() -> ProviderConfig {
 }
 
 pub async fn start(dir: &std::path::Path, tenants: Vec<TenantConfig>) -> Server {
-    let config =
-        Config { data_dir: dir.to_path_buf(), bind: "127.0.0.1:0".parse().unwrap(), tenants, ..Config::default() };
+    let config = Config {
+        data_dir: dir.to_path_buf(),
+        database_url: crate::support::database_url(dir),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tenants,
+        ..Config::default()
+    };
     server::start(config).await.expect("host starts")
 }
 
@@ -210,14 +215,13 @@ async fn card_numbers_never_reach_storage_or_plugins() {
     // The billing intent was still found from the redacted text.
     assert_eq!(conv["handoff_team"], "billing");
     host.shutdown().await;
-    // Nothing of the number is anywhere in the database files (main file and WAL).
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            for needle in ["4111 1111 1111 1111", "4111111111111111", "1111 1111 1111"] {
-                assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {path:?}");
-            }
+    // Nothing of the number is anywhere in the database (SQLite's main file
+    // and WAL, or a dump of the PostgreSQL database).
+    let stored = crate::support::stored_bytes(dir.path());
+    assert!(!stored.is_empty());
+    for (path, bytes) in stored {
+        for needle in ["4111 1111 1111 1111", "4111111111111111", "1111 1111 1111"] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in {path:?}");
         }
     }
 }
@@ -452,6 +456,7 @@ async fn behind_a_proxy_the_public_url_is_signed_and_messaging_services_route() 
     t.messaging_service_sid = Some("MG00000000000000000000000000000001".into());
     let config = Config {
         data_dir: dir.path().to_path_buf(),
+        database_url: crate::support::database_url(dir.path()),
         bind: "127.0.0.1:0".parse().unwrap(),
         public_base_url: Some("https://sms.example.com".into()),
         tenants: vec![t],

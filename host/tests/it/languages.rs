@@ -54,6 +54,7 @@ async fn javascript_python_and_c_plugins_run_a_conversation_over_the_webhook() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         data_dir: dir.path().to_path_buf(),
+        database_url: crate::support::database_url(dir.path()),
         bind: "127.0.0.1:0".parse().unwrap(),
         plugin_cache_dir: Some(support::shared_cache_dir()),
         tenants: vec![polyglot_tenant()],

@@ -12,6 +12,7 @@ mod languages;
 mod loading;
 mod plugin_authoring;
 mod plugin_http;
+mod postgres;
 mod reports;
 mod restart;
 mod sandbox;

@@ -146,7 +146,8 @@ async fn every_report_figure_matches_a_seeded_data_set_and_metrics_count_what_ha
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\n[[tenants]]\nid = \"reports-test\"\nname = \"R\"\nnumbers = [\"{NUMBER}\"]\nprovider = {{ kind = \"log\", auth_token = \"x\" }}\n",
+            "{}data_dir = {:?}\n[[tenants]]\nid = \"reports-test\"\nname = \"R\"\nnumbers = [\"{NUMBER}\"]\nprovider = {{ kind = \"log\", auth_token = \"x\" }}\n",
+            crate::support::database_line(dir.path()),
             dir.path().display().to_string()
         ),
     )

@@ -41,7 +41,7 @@ async fn killing_after_the_ack_and_restarting_yields_exactly_one_reply_each() {
     std::fs::write(
         &config,
         format!(
-            r#"
+            r#"{database}
 data_dir = "{data}"
 bind = "127.0.0.1:{port}"
 
@@ -60,7 +60,8 @@ plugin = "builtin:keyword-intents"
 role = "responder"
 plugin = "builtin:faq-responder"
 "#,
-            data = dir.path().join("data").display()
+            data = dir.path().join("data").display(),
+            database = crate::support::database_line(&dir.path().join("data")),
         ),
     )
     .unwrap();

@@ -73,3 +73,54 @@ pub fn redirect_route() -> axum::routing::MethodRouter {
         },
     )
 }
+
+/// The engine this run of the suite tests: SQLite (the default), or
+/// PostgreSQL when `SMSDESK_TEST_ENGINE=postgres` (what
+/// `postgres::every_storage_test_passes_on_postgresql` runs the suite with).
+pub fn on_postgres() -> bool {
+    std::env::var("SMSDESK_TEST_ENGINE").is_ok_and(|e| e == "postgres")
+}
+
+/// The database a test's host uses for the data directory `dir`: `None`
+/// (SQLite in `dir`) or, on PostgreSQL, a database of its own named after
+/// `dir` (so a restarted host finds its data), created by the host on first
+/// use and dropped when the suite's PostgreSQL run ends.
+pub fn database_url(dir: &std::path::Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let server = std::env::var("SMSDESK_TEST_POSTGRES_URL")
+        .expect("SMSDESK_TEST_ENGINE=postgres needs SMSDESK_TEST_POSTGRES_URL (postgres://USER@HOST:PORT)");
+    let prefix =
+        std::env::var("SMSDESK_TEST_DB_PREFIX").unwrap_or_else(|_| format!("smsdesk_it_{}", std::process::id()));
+    use sha2::Digest as _;
+    let tag = hex::encode(&sha2::Sha256::digest(dir.display().to_string().as_bytes())[..6]);
+    Some(format!("{}/{prefix}_{tag}", server.trim_end_matches('/')))
+}
+
+/// A `database_url = "…"` line for a configuration file whose data
+/// directory is `dir` (empty on SQLite).
+pub fn database_line(dir: &std::path::Path) -> String {
+    database_url(dir).map(|url| format!("database_url = {url:?}\n")).unwrap_or_default()
+}
+
+/// Everything a test's host stored, as bytes to search: the SQLite files in
+/// `dir`, or a data dump of its PostgreSQL database.
+pub fn stored_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    match database_url(dir) {
+        None => std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect(),
+        Some(url) => {
+            let out = std::process::Command::new("pg_dump")
+                .args(["--data-only", "--dbname", &url])
+                .output()
+                .expect("pg_dump (PostgreSQL's client tools) runs");
+            assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+            vec![(url, out.stdout)]
+        }
+    }
+}

@@ -53,6 +53,7 @@ fn other_tenant() -> TenantConfig {
 pub async fn start_with(dir: &std::path::Path, tenants: Vec<TenantConfig>, clock: Clock) -> server::Server {
     let config = Config {
         data_dir: dir.to_path_buf(),
+        database_url: crate::support::database_url(dir),
         bind: "127.0.0.1:0".parse().unwrap(),
         tenants,
         clock,
@@ -147,7 +148,17 @@ async fn a_handoff_lands_in_the_queue_with_its_context_and_an_agent_works_it_to_
     // It is in the billing queue, found by reference, text and tag.
     let queue = get(&base, "/api/v1/tickets?status=active&owner=human&team=billing", ANA_AGENT).await;
     assert_eq!(queue["tickets"].as_array().unwrap().len(), 1);
-    for q in ["q=ACME-1", "q=payment", "tag=billing", "assignee=none"] {
+    // Search ignores case, on both engines (PostgreSQL's LIKE does not).
+    for q in [
+        "q=ACME-1",
+        "q=acme-1",
+        "q=payment",
+        "q=PAYMENT",
+        "q=Payment%20Failed",
+        "tag=billing",
+        "tag=Billing",
+        "assignee=none",
+    ] {
         let found = get(&base, &format!("/api/v1/tickets?{q}"), ANA_AGENT).await;
         assert_eq!(found["tickets"][0]["id"], id, "{q}");
     }
