@@ -81,6 +81,20 @@ fn unreachable(url: &str, e: sqlx::Error) -> StoreError {
     })
 }
 
+/// Prepared statements each connection keeps, unless the URL says: a batch
+/// statement has one text per batch size (`IN ($1, …, $n)`, multi-row
+/// `VALUES`), so sqlx's default of 100 would evict and re-prepare (a round
+/// trip and a plan) on most batches.
+const STATEMENT_CACHE: u32 = 2000;
+
+fn with_statement_cache(url: &str) -> String {
+    if url.contains("statement-cache-capacity=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}statement-cache-capacity={STATEMENT_CACHE}")
+}
+
 /// Create (if missing) and migrate the database; one pool serves reads and writes.
 pub async fn open(url: &str) -> StoreResult<(Pool<Any>, Pool<Any>)> {
     super::install_drivers();
@@ -88,7 +102,7 @@ pub async fn open(url: &str) -> StoreResult<(Pool<Any>, Pool<Any>)> {
     let pool = AnyPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
         .acquire_timeout(Duration::from_secs(30))
-        .connect(url)
+        .connect(&with_statement_cache(url))
         .await
         .map_err(|e| unreachable(url, e))?;
     let migrator = sqlx::migrate!("./migrations/postgres");
