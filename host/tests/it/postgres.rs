@@ -17,21 +17,7 @@ const NO_STORAGE: &[&str] =
 
 #[test]
 fn every_storage_test_passes_on_postgresql() {
-    if crate::support::on_postgres() {
-        return; // the PostgreSQL run itself (skipped there anyway)
-    }
-    let Ok(server) = std::env::var("SMSDESK_TEST_POSTGRES_URL") else {
-        if std::env::var("SMSDESK_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-            eprintln!("\n*** SMSDESK_TEST_SKIP_POSTGRES=1: the storage tests did NOT run on PostgreSQL ***\n");
-            return;
-        }
-        panic!(
-            "SMSDESK_TEST_POSTGRES_URL is not set, so the PostgreSQL half of the suite cannot run. \
-             `cargo xtask test` starts or installs PostgreSQL and sets it; or point it at a server \
-             (SMSDESK_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432), or set \
-             SMSDESK_TEST_SKIP_POSTGRES=1 to test SQLite only"
-        );
-    };
+    let Some(server) = postgres_server("the storage tests did NOT run on PostgreSQL") else { return };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let prefix = format!("smsdesk_it_{}_{nanos}", std::process::id());
     let mut cmd = Command::new(std::env::current_exe().unwrap());
@@ -56,6 +42,28 @@ fn every_storage_test_passes_on_postgresql() {
         );
     }
     assert!(summary.iter().any(|s| s.contains(" passed;")) && !stdout.contains("0 passed;"), "{stdout}");
+}
+
+/// The PostgreSQL server to test against; `None` inside the PostgreSQL run
+/// itself, or when `SMSDESK_TEST_SKIP_POSTGRES=1` asks for SQLite only (said
+/// loudly, with what was `skipped`). Unset without that flag, the test fails.
+fn postgres_server(skipped: &str) -> Option<String> {
+    if crate::support::on_postgres() {
+        return None; // the PostgreSQL run itself (skipped there anyway)
+    }
+    if let Ok(server) = std::env::var("SMSDESK_TEST_POSTGRES_URL") {
+        return Some(server);
+    }
+    if std::env::var("SMSDESK_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+        eprintln!("\n*** SMSDESK_TEST_SKIP_POSTGRES=1: {skipped} ***\n");
+        return None;
+    }
+    panic!(
+        "SMSDESK_TEST_POSTGRES_URL is not set, so the PostgreSQL half of the suite cannot run. \
+         `cargo xtask test` starts or installs PostgreSQL and sets it; or point it at a server \
+         (SMSDESK_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432), or set \
+         SMSDESK_TEST_SKIP_POSTGRES=1 to test SQLite only"
+    );
 }
 
 /// Drop the databases whose names start with `prefix`; how many there were.
@@ -87,16 +95,7 @@ fn drop_databases(server: &str, prefix: &str) -> usize {
 /// migrations and forgotten in the other's fails here, not in production.
 #[test]
 fn both_engines_migrations_define_the_same_tables_and_columns() {
-    if crate::support::on_postgres() {
-        return;
-    }
-    let Ok(server) = std::env::var("SMSDESK_TEST_POSTGRES_URL") else {
-        if std::env::var("SMSDESK_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
-            eprintln!("\n*** SMSDESK_TEST_SKIP_POSTGRES=1: the migrations were NOT compared with PostgreSQL's ***\n");
-            return;
-        }
-        panic!("SMSDESK_TEST_POSTGRES_URL is not set: cannot compare the PostgreSQL migrations with SQLite's");
-    };
+    let Some(server) = postgres_server("the migrations were NOT compared with PostgreSQL's") else { return };
     let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     let versions = |engine: &str| -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(migrations.join(engine))
