@@ -42,6 +42,13 @@ pub struct Limits {
     pub instance_calls: Option<u32>,
 }
 
+/// Deadline of the one `manifest` call made when a plugin is loaded (start-up
+/// included). It is not per message, so it is generous: loading happens while
+/// the host may be busy compiling other components, and a wall-clock 100 ms on
+/// a loaded two-core machine is a coin toss. A start function or manifest that
+/// never ends still stops here.
+pub const MANIFEST_DEADLINE: Duration = Duration::from_secs(1);
+
 /// Components this large get warm instances by default (see [`Limits::instance_calls`]).
 pub const HEAVY_COMPONENT_BYTES: usize = 4 << 20;
 /// Calls a warm instance of a heavy component serves before it is retired.

@@ -691,7 +691,7 @@ impl LoadedPlugin {
 
     async fn call_manifest(&self) -> Result<Manifest, PluginError> {
         let _slot = self.runtime.slots.acquire().await.ok();
-        let deadline = self.limits.classify_deadline;
+        let deadline = limits::MANIFEST_DEADLINE.max(self.limits.classify_deadline);
         let mut store = self.new_store(&CallContext::default(), deadline);
         let raw = {
             let run = async {
