@@ -117,11 +117,19 @@ async fn the_examples_import_no_wasi_at_all() {
     }
 }
 
+/// The sandbox probes test what is denied, not how fast: a cold interpreter
+/// start plus the probes can pass 100 ms of wall time while the suite compiles
+/// components on both cores (deadlines have tests of their own in `sandbox`).
+fn probe_limits() -> Limits {
+    let deadline = std::time::Duration::from_secs(2);
+    Limits { classify_deadline: deadline, respond_deadline: deadline, ..Limits::default() }
+}
+
 #[tokio::test]
 async fn a_python_plugin_cannot_read_files_or_open_sockets() {
     let runtime = support::runtime();
     let bytes = std::fs::read(example_plugins().join("py-probe.wasm")).unwrap();
-    let probe = runtime.load("py-probe", bytes, Limits::default()).await.unwrap();
+    let probe = runtime.load("py-probe", bytes, probe_limits()).await.unwrap();
     // It imports filesystem, sockets and the rest, and the host satisfies them...
     let imports = &probe.info().imports;
     for wanted in ["wasi:filesystem/preopens", "wasi:sockets/tcp", "wasi:cli/environment"] {
@@ -183,7 +191,7 @@ async fn a_javascript_plugin_cannot_reach_the_network() {
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let runtime = support::runtime();
     let bytes = std::fs::read(example_plugins().join("js-probe.wasm")).unwrap();
-    let probe = runtime.load("js-probe", bytes, Limits::default()).await.unwrap();
+    let probe = runtime.load("js-probe", bytes, probe_limits()).await.unwrap();
     assert!(!probe.info().imports.iter().any(|i| i.starts_with("wasi:http")), "no wasi:http import");
     let call = CallContext {
         tenant: "acme".into(),
