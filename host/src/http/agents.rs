@@ -151,7 +151,7 @@ pub struct TextBody {
 fn preview(text: &str) -> serde_json::Value {
     let info = segments::analyze(text);
     serde_json::json!({
-        "characters": text.chars().count(),
+        "characters": info.characters,
         "encoding": info.encoding.as_str(),
         "segments": info.segments,
         "units": info.units,

@@ -5,10 +5,17 @@
 //! ESC + code); otherwise the whole message is UCS-2 (UTF-16 code units, so
 //! most emoji cost two). One segment holds 160 septets or 70 units; a
 //! concatenated message loses room to the 6-octet header and holds 153 septets
-//! or 67 units per segment. An escape pair or a surrogate pair is never split:
-//! a character that does not fit moves whole to the next segment.
+//! or 67 units per segment. Nothing a reader sees as one character is split:
+//! an escape pair, a surrogate pair, or a whole grapheme cluster (UAX #29: a
+//! ZWJ emoji sequence such as 👨‍👩‍👧‍👦 or 🏳️‍🌈, a regional-indicator flag, a letter
+//! with combining marks) moves whole to the next segment when it does not
+//! fit, as Twilio's segment calculator does; so a text dense with clusters can
+//! take a segment more than counting UTF-16 units gives. (CRLF, one cluster,
+//! counts as two characters, as there; a cluster longer than a whole segment
+//! cannot be kept together and is split between its scalars.)
 
 use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
 
 /// How a message is encoded on the air.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,6 +47,8 @@ pub struct SegmentInfo {
     pub segments: u32,
     /// Septets (GSM-7) or UTF-16 code units (UCS-2) of the whole text.
     pub units: u32,
+    /// Characters as a reader counts them (grapheme clusters; CRLF is two).
+    pub characters: u32,
 }
 
 /// The GSM 03.38 default alphabet (one septet each).
@@ -100,16 +109,40 @@ fn count(costs: &[u32], single: u32, multi: u32) -> u32 {
     segments
 }
 
+/// The text's grapheme clusters, with CRLF as two (Twilio's calculator does the same).
+fn clusters(text: &str) -> impl Iterator<Item = &str> {
+    text.graphemes(true).flat_map(|g| if g == "\r\n" { vec!["\r", "\n"] } else { vec![g] })
+}
+
 /// Encoding, segments and units of `text`.
 pub fn analyze(text: &str) -> SegmentInfo {
+    let characters = clusters(text).count() as u32;
     let gsm: Option<Vec<u32>> = text.chars().map(gsm_septets).collect();
     match gsm {
-        Some(costs) => {
-            SegmentInfo { encoding: Encoding::Gsm7, segments: count(&costs, 160, 153), units: costs.iter().sum() }
-        }
+        // Every GSM-7 character is one scalar, so its clusters are its characters.
+        Some(costs) => SegmentInfo {
+            encoding: Encoding::Gsm7,
+            segments: count(&costs, 160, 153),
+            units: costs.iter().sum(),
+            characters,
+        },
         None => {
-            let costs: Vec<u32> = text.chars().map(|c| c.len_utf16() as u32).collect();
-            SegmentInfo { encoding: Encoding::Ucs2, segments: count(&costs, 70, 67), units: costs.iter().sum() }
+            let mut costs: Vec<u32> = Vec::new();
+            for cluster in clusters(text) {
+                let units = cluster.encode_utf16().count() as u32;
+                if units <= 67 {
+                    costs.push(units);
+                } else {
+                    // Longer than a whole segment: it has to be split, between scalars.
+                    costs.extend(cluster.chars().map(|c| c.len_utf16() as u32));
+                }
+            }
+            SegmentInfo {
+                encoding: Encoding::Ucs2,
+                segments: count(&costs, 70, 67),
+                units: costs.iter().sum(),
+                characters,
+            }
         }
     }
 }
@@ -180,6 +213,37 @@ mod tests {
     }
 
     #[test]
+    fn grapheme_clusters_are_never_split() {
+        let rainbow = "🏳\u{fe0f}\u{200d}🌈"; // 6 units
+        // 11 flags fill a 67-unit segment (66); the 12th cannot be split, so
+        // 67 flags (402 units: 6 segments by units alone) take 7.
+        assert_eq!(analyze(&rainbow.repeat(67)).units, 402);
+        assert_eq!(analyze(&rainbow.repeat(67)).segments, 7);
+        assert_eq!(analyze(&rainbow.repeat(67)).characters, 67);
+        // A family (11 units) after 60 units does not start in segment 1.
+        let family = "👨\u{200d}👩\u{200d}👧\u{200d}👦";
+        let text = format!("{}{family}{}", "ú".repeat(60), "ú".repeat(60));
+        assert_eq!(analyze(&text).units, 131);
+        assert_eq!(analyze(&text).segments, 3, "60 + (family moved) 11 + 60 > 67");
+        // Flags are pairs of regional indicators; a letter with combining marks is one character.
+        assert_eq!(analyze(&"🇮🇹".repeat(17)).characters, 17);
+        assert_eq!(analyze(&"🇮🇹".repeat(17)).segments, 1, "68 units");
+        assert_eq!(analyze(&"🇮🇹".repeat(18)).segments, 2);
+        assert_eq!(analyze("e\u{301}\u{302}x").characters, 2);
+        // CRLF is two characters, as in Twilio's calculator.
+        assert_eq!(analyze("a\r\nb").characters, 4);
+    }
+
+    #[test]
+    fn a_cluster_longer_than_a_segment_is_split_between_scalars() {
+        // One base letter with 100 combining marks: 101 units, no segment holds it whole.
+        let text = format!("e{}", "\u{301}".repeat(100));
+        let info = analyze(&text);
+        assert_eq!((info.units, info.characters), (101, 1));
+        assert_eq!(info.segments, 2);
+    }
+
+    #[test]
     fn characters_outside_gsm_force_ucs2() {
         for text in ["`tick`", "“quoted”", "wait…", "a – b", "• item", "más"] {
             assert_eq!(analyze(text).encoding, Encoding::Ucs2, "{text}");
@@ -187,6 +251,6 @@ mod tests {
         for text in ["Hello @ £5 ¥ è é", "Ça va? Ñandu", "{[~]}|^€\\"] {
             assert_eq!(analyze(text).encoding, Encoding::Gsm7, "{text}");
         }
-        assert_eq!(analyze(""), SegmentInfo { encoding: Encoding::Gsm7, segments: 0, units: 0 });
+        assert_eq!(analyze(""), SegmentInfo { encoding: Encoding::Gsm7, segments: 0, units: 0, characters: 0 });
     }
 }

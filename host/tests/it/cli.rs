@@ -153,10 +153,70 @@ fn bad_input_gets_one_clear_line_and_a_failure_exit() {
 fn sms_segments_prints_encoding_segments_and_units() {
     let out = smsdesk(&["sms", "segments", "Hello {name}"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out).trim(), r#"{"encoding":"GSM-7","segments":1,"units":14}"#);
+    assert_eq!(stdout(&out).trim(), r#"{"encoding":"GSM-7","segments":1,"units":14,"characters":12}"#);
     let text = format!("😜{}", "1".repeat(69));
     let out = smsdesk(&["sms", "segments", &text]);
-    assert_eq!(stdout(&out).trim(), r#"{"encoding":"UCS-2","segments":2,"units":71}"#);
+    assert_eq!(stdout(&out).trim(), r#"{"encoding":"UCS-2","segments":2,"units":71,"characters":70}"#);
+}
+
+/// `smsdesk sms segments` never splits a grapheme cluster across segments:
+/// 67 rainbow flags are 402 UTF-16 units (6 segments by units alone) but 11
+/// flags fill a 67-unit segment, so they take 7; and texts generated dense
+/// with flags, families, skin tones and combining marks agree with packing
+/// whole clusters greedily, computed here independently of the host.
+#[test]
+fn sms_segments_never_splits_a_grapheme_cluster() {
+    let segments = |text: &str| -> serde_json::Value {
+        let out = smsdesk(&["sms", "segments", text]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(stdout(&out).trim()).expect("JSON")
+    };
+    let rainbow = "🏳\u{fe0f}\u{200d}🌈";
+    let flags = segments(&rainbow.repeat(67));
+    assert_eq!((flags["units"].as_u64(), flags["segments"].as_u64()), (Some(402), Some(7)), "{flags}");
+    assert_eq!(flags["characters"], 67);
+    // Clusters and their UTF-16 lengths, written out by hand.
+    let pool: &[(&str, usize)] = &[
+        ("👨\u{200d}👩\u{200d}👧\u{200d}👦", 11),
+        ("🏳\u{fe0f}\u{200d}🌈", 6),
+        ("🇮🇹", 4),
+        ("👍🏽", 4),
+        ("e\u{301}\u{302}", 3),
+        ("😀", 2),
+        ("ú", 1),
+        ("a", 1),
+    ];
+    let mut state = 0x9e37_79b9_u64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for round in 0..40 {
+        let count = 10 + next(60);
+        let picked: Vec<(&str, usize)> = (0..count).map(|_| pool[next(pool.len())]).collect();
+        let text: String = picked.iter().map(|(c, _)| *c).collect();
+        let units: usize = picked.iter().map(|(_, u)| u).sum();
+        let expected = if units <= 70 {
+            1
+        } else {
+            let (mut segments, mut used) = (1, 0);
+            for (_, u) in &picked {
+                if used + u > 67 {
+                    segments += 1;
+                    used = 0;
+                }
+                used += u;
+            }
+            segments
+        };
+        let got = segments(&text);
+        assert_eq!(got["encoding"], "UCS-2");
+        assert_eq!(got["units"].as_u64(), Some(units as u64), "round {round}: {text}");
+        assert_eq!(got["characters"].as_u64(), Some(count as u64), "round {round}: {text}");
+        assert_eq!(got["segments"].as_u64(), Some(expected), "round {round}: {text}");
+    }
 }
 
 #[tokio::test]
