@@ -180,7 +180,7 @@ fn decide(findings: &[Vec<Finding>]) -> Check {
     }
     let topic = all.contains(&Finding::Topic);
     if let Some(name) = all.iter().find_map(|f| match f {
-        Finding::Unsure("short-cancel-request") if topic => None,
+        Finding::Unsure("short-cancel-request" | "dismissal") if topic => None,
         Finding::Unsure(name) => Some(*name),
         _ => None,
     }) {
@@ -220,7 +220,8 @@ const SENDING_VERBS: &[&str] =
 #[rustfmt::skip]
 const OTHER_CHANNELS: &[&str] = &[
     "email", "emails", "emailing", "emailed", "mail", "mails", "mailing", "mailings", "calls", "calling", "call",
-    "voicemails", "catalogs", "catalogues", "letters", "newsletter", "newsletters", "correos", "correo", "llamadas",
+    "voicemails", "catalogs", "catalogues", "catalog", "catalogue", "letters", "newsletter", "newsletters", "whatsapp", "messenger",
+    "facebook", "instagram", "catalogo", "catalogos", "revista", "correos", "correo", "llamadas",
     "llamarme", "llamen", "llamar", "llamando",
 ];
 /// Nouns that make a clause about the business, not about messages.
@@ -287,6 +288,20 @@ const ES_KEYWORDS: &[&str] = &[
 
 fn is_messaging(w: &str) -> bool {
     MESSAGING.contains(&w)
+}
+
+/// "husband", "husbands" (from "husband's"), "mom".
+fn is_other_person(w: &str) -> bool {
+    OTHER_PEOPLE.contains(&w) || w.strip_suffix('s').is_some_and(|base| OTHER_PEOPLE.contains(&base))
+}
+
+/// "on WhatsApp", "by e-mail", "por correo": the clause names another channel for the act.
+fn via_other_channel(t: &[&str]) -> bool {
+    let via = ["on", "by", "through", "via", "over", "por", "en"];
+    t.windows(2).any(|w| via.contains(&w[0]) && OTHER_CHANNELS.contains(&w[1]))
+        || t.windows(3).any(|w| {
+            via.contains(&w[0]) && ["the", "el", "la", "your"].contains(&w[1]) && OTHER_CHANNELS.contains(&w[2])
+        })
 }
 
 // ---------------------------------------------------------------- tokens
@@ -491,6 +506,10 @@ fn object_at(t: &[&str], from: usize) -> Object {
             return Object::Frequency;
         }
         if is_messaging(w) || MESSAGING_VERBS.contains(&w) && w != "contact" {
+            // "the marketing emails", "promo calls": the noun after says which channel
+            if t[j + 1..].iter().take(2).any(|v| OTHER_CHANNELS.contains(v) && *v != "call") {
+                return Object::OtherChannel;
+            }
             return Object::Messaging;
         }
         if OTHER_CHANNELS.contains(&w) {
@@ -507,7 +526,13 @@ fn object_at(t: &[&str], from: usize) -> Object {
                 _ => Object::Subscription,
             };
         }
-        if OTHER_PEOPLE.contains(&w) {
+        if is_other_person(w) {
+            return Object::OtherPerson;
+        }
+        // "my old number", "my work phone": a number other than this one
+        if ["old", "other", "previous", "work", "former", "home", "landline", "second"].contains(&w)
+            && t.get(j + 1).is_some_and(|v| ["number", "phone", "cell", "line"].contains(v))
+        {
             return Object::OtherPerson;
         }
         if ["it", "this", "that", "them", "these", "those"].contains(&w) {
@@ -533,8 +558,14 @@ fn object_at(t: &[&str], from: usize) -> Object {
             return Object::Topic;
         }
         // "stop using the app", "stop showing as spam": another activity.
-        if content == 0 && w.len() > 5 && w.ends_with("ing") {
+        // (Right after the verb only: "these annoying messages" are messages.)
+        if j == from && w.len() > 5 && w.ends_with("ing") && !SENDING_VERBS.contains(&w) {
             return Object::Topic;
+        }
+        // "interested in receiving texts", "tired of getting messages"
+        if SENDING_VERBS.contains(&w) {
+            j += 1;
+            continue;
         }
         // An unknown word ("marketing" is known; "wrong", "auto", "old"…):
         // keep looking a little for the noun it qualifies.
@@ -651,7 +682,21 @@ fn keeps(t: &[&str], out: &mut Vec<Finding>) {
         let subject = i >= 1
             && ["i", "you", "u", "they", "we", "he", "she", "it", "im"].contains(&t[i - 1])
             && !(i >= 2 && ["can", "could", "will", "would", "please", "to"].contains(&t[i - 2]));
-        if ["keep", "still", "prefer", "rather", "instead", "only", "just", "sigan", "mejor", "prefiero"].contains(w)
+        if [
+            "keep",
+            "still",
+            "prefer",
+            "rather",
+            "instead",
+            "only",
+            "just",
+            "sigan",
+            "mejor",
+            "prefiero",
+            "solo",
+            "solamente",
+        ]
+        .contains(w)
             && !(*w == "keep" && subject)
             && !negated(t, i)
             && (t[i + 1..].iter().take(4).any(|v| texts(v) || v.starts_with("mand"))
@@ -695,6 +740,14 @@ fn about(t: &[&str], i: usize, mentioned: bool, rule: &'static str, out: &mut Ve
         },
         _ => object_at(t, next),
     };
+    // "stop the texts from going to my husband's phone", "stop messaging me on WhatsApp"
+    let object = match object {
+        Object::Messaging if t[next..].windows(2).any(|w| ["my", "to"].contains(&w[0]) && is_other_person(w[1])) => {
+            Object::OtherPerson
+        }
+        Object::Messaging if via_other_channel(&t[next..]) => Object::OtherChannel,
+        other => other,
+    };
     let negated = negated(t, i);
     match (object, negated) {
         (Object::Messaging, false) => out.push(Finding::Revoke(Scope::Messaging, rule)),
@@ -722,8 +775,9 @@ const STOP_VERBS: &[&str] = &[
 ];
 /// Removal verbs: "remove me", "delete my number", "take me off".
 #[rustfmt::skip]
-const REMOVE_VERBS: &[&str] =
-    &["remove", "delete", "erase", "drop", "lose", "take", "get", "scrub", "put", "add", "count", "withdraw", "pull"];
+const REMOVE_VERBS: &[&str] = &[
+    "remove", "delete", "erase", "drop", "lose", "take", "get", "scrub", "put", "add", "count", "withdraw", "pull", "unlist",
+];
 
 fn english(t: &[&str], mentioned: bool, out: &mut Vec<Finding>) {
     for (i, &w) in t.iter().enumerate() {
@@ -836,6 +890,23 @@ fn english(t: &[&str], mentioned: bool, out: &mut Vec<Finding>) {
                 out.push(Finding::Revoke(Scope::Messaging, "repeated-request"));
             }
         }
+        // "I am requesting removal from your text list"
+        if ["removal", "unsubscription"].contains(&w) && !negated(t, i) {
+            if let Some(k) = t[i + 1..].iter().take(2).position(|v| ["from", "off"].contains(v)) {
+                if target_of(t, i + 1 + k + 1) == Object::Messaging {
+                    out.push(Finding::Revoke(Scope::Messaging, "remove-me"));
+                }
+            } else if t.iter().any(|v| ["list", "number", "texts", "messages"].contains(v)) || t.len() <= 3 {
+                out.push(Finding::Revoke(Scope::Messaging, "remove-me"));
+            }
+        }
+        // "I would like to not receive texts", "I wish not to be texted"
+        if ["want", "wish", "like", "choose"].contains(&w) && !negated(t, i) {
+            let k = i + 1 + usize::from(t.get(i + 1) == Some(&"to"));
+            if t.get(k) == Some(&"not") {
+                negated_object(t, k + 1, out, "negated-want");
+            }
+        }
         // "knock it off with the texts", "cut it out with the messages"
         if ["knock", "cut"].contains(&w)
             && t.get(i + 1) == Some(&"it")
@@ -917,6 +988,25 @@ fn english(t: &[&str], mentioned: bool, out: &mut Vec<Finding>) {
             out.push(Finding::Revoke(Scope::Messaging, "reported-as-spam"));
         }
     }
+    // "texts not wanted", "unwanted texts", "your texts aren't welcome"
+    for (i, &w) in t.iter().enumerate() {
+        if is_messaging(w) && !["stuff", "anything", "everything", "nada"].contains(&w) {
+            let near = &t[i.saturating_sub(2)..(i + 4).min(t.len())];
+            let unwanted = near.contains(&"unwanted")
+                || [
+                    ["not", "wanted"],
+                    ["not", "welcome"],
+                    ["arent", "welcome"],
+                    ["arent", "wanted"],
+                    ["isnt", "welcome"],
+                ]
+                .iter()
+                .any(|pair| has(near, pair));
+            if unwanted {
+                out.push(Finding::Revoke(Scope::Messaging, "negated-want"));
+            }
+        }
+    }
     // "I want these texts to stop", "make the texts stop", "these messages need to stop"
     for (i, &w) in t.iter().enumerate() {
         if is_messaging(w)
@@ -931,7 +1021,9 @@ fn english(t: &[&str], mentioned: bool, out: &mut Vec<Finding>) {
             if named.contains(&t[k - 1]) || t[..k].iter().any(|v| ["reply", "replying", "respond"].contains(v)) {
                 continue;
             }
-            let question = t[..i].iter().any(|v| ["when", "will", "do", "does", "how", "ever", "why"].contains(v))
+            // "when will these texts stop?" asks about a schedule; "how do I make these texts stop?" asks to stop them.
+            let question = t[..i].iter().any(|v| ["when", "will", "does", "ever", "why"].contains(v))
+                || t[..i].contains(&"do") && !t[..i].contains(&"how")
                 || t[i..k].contains(&"ever");
             let past = t[..i].iter().any(|v| ["did", "didnt", "have", "has"].contains(v));
             // "get the texts to stop showing as spam" is about something else
@@ -1001,9 +1093,13 @@ fn stop_verb(t: &[&str], i: usize, mentioned: bool, out: &mut Vec<Finding>) {
         about(t, i + 1, mentioned, rule, out);
         return;
     }
-    // "withdraw me from texts", "unenroll me from texts"
+    // "withdraw me from texts", "unenroll me from this program": the place decides, as for "remove me from"
     if t.get(i + 1) == Some(&"me") && t.get(i + 2) == Some(&"from") {
-        about(t, i + 2, mentioned, rule, out);
+        match (target_of(t, i + 3), negated(t, i)) {
+            (Object::Messaging, false) => out.push(Finding::Revoke(Scope::Messaging, rule)),
+            (Object::OtherChannel, false) => out.push(Finding::Revoke(Scope::OtherChannel, rule)),
+            _ => {}
+        }
         return;
     }
     about(t, i, mentioned, rule, out);
@@ -1020,7 +1116,12 @@ fn removal(t: &[&str], i: usize, out: &mut Vec<Finding>) {
     let number = rest.iter().take(3).any(|v| number_words.contains(v))
         && rest.first().is_some_and(|v| ["my", "this", "our", "the"].contains(v));
     let neg = negated(t, i);
+    // A phone number on a "mailing list" is on the texting list; only an e-mail list is e-mail.
+    let email_named = rest.iter().any(|v| ["email", "emails", "emailing", "newsletter"].contains(v));
     let revoke = |out: &mut Vec<Finding>, target: Object| match (target, neg) {
+        (Object::OtherChannel, false) if number && !email_named => {
+            out.push(Finding::Revoke(Scope::Messaging, "remove-me"))
+        }
         (Object::OtherChannel, false) => out.push(Finding::Revoke(Scope::OtherChannel, "remove-me")),
         (Object::Topic, _) => {}
         (Object::Subscription, false) => out.push(Finding::Unsure("subscription-or-account")),
@@ -1075,6 +1176,11 @@ fn removal(t: &[&str], i: usize, out: &mut Vec<Finding>) {
                 if w != "get" || target != Object::Nothing {
                     revoke(out, target);
                 }
+            } else if matches!(rest.first(), Some(&("from" | "off")))
+                && ["remove", "delete", "take", "drop"].contains(&w)
+            {
+                // "remove from list", "remove from cart"
+                revoke(out, target_of(t, i + 2));
             } else if rest.is_empty() || rest.iter().all(|v| FILLER.contains(v)) {
                 // "Wrong person, please remove", "remove please"
                 if w == "remove" {
@@ -1106,10 +1212,10 @@ fn target_of(t: &[&str], at: usize) -> Object {
     if phrase.iter().any(|v| ["email", "emails", "mailing", "newsletter", "mail"].contains(v)) {
         return Object::OtherChannel;
     }
-    if phrase
-        .iter()
-        .any(|v| ["waitlist", "order", "cart", "account", "group", "rewards", "program", "chat"].contains(v))
-    {
+    // ("this program" is the texting program; "the rewards program" is not.)
+    let business =
+        ["waitlist", "order", "cart", "account", "group", "rewards", "loyalty", "points", "chat", "referral"];
+    if phrase.iter().any(|v| business.contains(v)) {
         return Object::Topic;
     }
     Object::Messaging
@@ -1148,8 +1254,23 @@ fn negated_object(t: &[&str], from: usize, out: &mut Vec<Finding>, rule: &'stati
     let Some(&w) = t.get(j) else {
         return;
     };
+    // "I don't want texts about my order to stop": a wish to keep them
+    if t[j..].windows(2).take(6).any(|p| p[0] == "to" && ["stop", "end"].contains(&p[1])) {
+        if t[j..].iter().take(6).any(|v| is_messaging(v)) {
+            out.push(Finding::Keep(Scope::Messaging));
+        }
+        return;
+    }
     // "I do not want this number contacted again"
-    if t[j..].iter().take(4).any(|v| ["texted", "contacted", "messaged", "spammed"].contains(v)) {
+    // (not "I don't need a receipt texted": the receipt is what would be sent)
+    if let Some(k) = t[j..].iter().take(4).position(|v| ["texted", "contacted", "messaged", "spammed"].contains(v))
+        && t[j..j + k].iter().all(|v| ["this", "my", "number", "phone", "me", "us", "the", "again"].contains(v))
+    {
+        out.push(Finding::Revoke(Scope::Messaging, rule));
+        return;
+    }
+    // "I don't want to be part of this list"
+    if w == "part" && t[j..].iter().take(5).any(|v| ["list", "program", "texts", "messages"].contains(v)) {
         out.push(Finding::Revoke(Scope::Messaging, rule));
         return;
     }
@@ -1206,7 +1327,9 @@ fn negated_object(t: &[&str], from: usize, out: &mut Vec<Finding>, rule: &'stati
 /// text", "don't send me anything else", "don't call me".
 fn prohibition(t: &[&str], i: usize, out: &mut Vec<Finding>) {
     let w = t[i];
-    if !["dont", "not", "never"].contains(&w) {
+    // "you may no longer text me"
+    let no_longer = w == "longer" && i >= 1 && t[i - 1] == "no";
+    if !["dont", "not", "never"].contains(&w) && !no_longer {
         return;
     }
     // "I didn't text you" is the past; "if you don't text me" is a condition.
@@ -1242,6 +1365,9 @@ fn prohibition(t: &[&str], i: usize, out: &mut Vec<Finding>) {
         {
             if object_at(t, obj_after + usize::from(t.get(obj_after) == Some(&"my"))) == Object::OtherPerson {
                 out.push(Finding::Unsure("third-party"));
+            } else if via_other_channel(&t[j..]) {
+                // "don't message me on WhatsApp"
+                out.push(Finding::Revoke(Scope::OtherChannel, "do-not-contact"));
             } else {
                 out.push(Finding::Revoke(Scope::Messaging, "do-not-contact"));
             }
@@ -1302,7 +1428,7 @@ fn consent(t: &[&str], i: usize, out: &mut Vec<Finding>) {
 #[rustfmt::skip]
 const ES_SEND_COMMANDS: &[&str] = &[
     "envien", "envies", "envie", "manden", "mandes", "mande", "escriban", "escribas", "escriba", "contacten",
-    "contactes", "contacte", "molesten", "molestes", "moleste", "texteen", "textees", "mensajeen", "sigan", "sigas",
+    "contactes", "contacte", "molesten", "molestes", "moleste", "texteen", "textees", "mensajeen", "sigan", "sigas", "esten", "estes",
     "vuelvan", "vuelvas", "vuelva",
 ];
 #[rustfmt::skip]
@@ -1310,7 +1436,7 @@ const ES_CALL_COMMANDS: &[&str] = &["llamen", "llames", "llame"];
 #[rustfmt::skip]
 const ES_STOP_VERBS: &[&str] = &[
     "detener", "detengan", "deten", "detenga", "paren", "parar", "pare", "cancelar", "cancelen", "cancela", "cancele",
-    "cancelo", "suspendan", "suspender", "suspende", "desactiven", "desactivar", "desactiva", "quiten", "eliminen",
+    "cancelo", "retiren", "retira", "retirar", "retire", "suspendan", "suspender", "suspende", "desactiven", "desactivar", "desactiva", "quiten", "eliminen",
     "borren", "saquen", "elimina", "borra", "quita", "saca",
 ];
 
@@ -1348,8 +1474,10 @@ fn spanish(t: &[&str], out: &mut Vec<Finding>) {
         // "no me envíen más mensajes", "no me escriban", "nunca más me escriban", "no me vuelvan a escribir"
         if ["no", "nunca"].contains(&w) {
             let mut j = i + 1;
-            while j < t.len() && ["mas", "me", "nos", "vuelvan", "vuelvas", "a", "sigan", "ya"].contains(&t[j]) {
-                if ["vuelvan", "vuelvas", "sigan"].contains(&t[j]) {
+            while j < t.len()
+                && ["mas", "me", "nos", "vuelvan", "vuelvas", "a", "sigan", "ya", "esten", "estes"].contains(&t[j])
+            {
+                if ["vuelvan", "vuelvas", "sigan", "esten", "estes"].contains(&t[j]) {
                     break;
                 }
                 j += 1;
@@ -1357,8 +1485,8 @@ fn spanish(t: &[&str], out: &mut Vec<Finding>) {
             let had_me = t[i + 1..j.min(t.len())].contains(&"me") || t.get(j).is_some_and(|v| v.ends_with("me"));
             if let Some(&verb) = t.get(j) {
                 let mut verb_at = j;
-                if ["vuelvan", "vuelvas", "sigan"].contains(&verb) {
-                    // "no me vuelvan a escribir", "no me sigan mandando"
+                if ["vuelvan", "vuelvas", "sigan", "esten", "estes"].contains(&verb) {
+                    // "no me vuelvan a escribir", "no me sigan mandando", "no me estén escribiendo"
                     verb_at = j + 1 + usize::from(t.get(j + 1) == Some(&"a"));
                 }
                 let verb2 = t.get(verb_at).copied().unwrap_or("");
@@ -1370,6 +1498,10 @@ fn spanish(t: &[&str], out: &mut Vec<Finding>) {
                     let object = match object_at(t, verb_at + 1) {
                         // "no me manden el recibo por correo"
                         Object::Unknown if t.iter().any(|v| OTHER_CHANNELS.contains(v)) => Object::OtherChannel,
+                        // "no me escriban por WhatsApp"
+                        Object::Nothing | Object::Pronoun | Object::Messaging if via_other_channel(&t[verb_at..]) => {
+                            Object::OtherChannel
+                        }
                         other => other,
                     };
                     match (scope, object) {
@@ -1420,6 +1552,10 @@ fn spanish(t: &[&str], out: &mut Vec<Finding>) {
                     }
                 }
                 // "ya no quiero ser contactado"
+                // "ya no quiero ser parte de la lista"
+                Some(&"ser") if rest.get(1) == Some(&"parte") => {
+                    out.push(Finding::Revoke(Scope::Messaging, "es-no-quiero"))
+                }
                 Some(&"ser") if rest.get(1).is_some_and(|v| es_send(v).is_some()) => {
                     out.push(Finding::Revoke(es_send(rest[1]).unwrap_or(Scope::Messaging), "es-no-quiero"))
                 }
@@ -1498,7 +1634,7 @@ fn spanish(t: &[&str], out: &mut Vec<Finding>) {
             }
         }
         // "quiero que me quiten de la lista", "bájenme de la lista"
-        let removal = ["quit", "saq", "sac", "borr", "elimin", "baj"].iter().any(|p| w.starts_with(p));
+        let removal = ["quit", "saq", "sac", "borr", "elimin", "baj", "retir"].iter().any(|p| w.starts_with(p));
         if removal && !neg && t[i + 1..].iter().take(4).any(|v| ["lista", "listas", "base"].contains(v)) {
             out.push(Finding::Revoke(Scope::Messaging, "es-borrar"));
         }
@@ -1573,8 +1709,15 @@ fn unsure(t: &[&str], mentioned: bool, out: &mut Vec<Finding>) {
             _ => out.push(Finding::Unsure("not-interested")),
         }
     }
-    if has(t, &["me", "interesa"]) && t.contains(&"no") {
-        out.push(Finding::Unsure("not-interested"));
+    // "no me interesa" (an agent reads it), "ya no me interesa recibir mensajes" (an opt-out), "… el producto" (neither)
+    if let Some(i) = find(t, &["me", "interesa"])
+        && t.contains(&"no")
+    {
+        match object_at(t, i + 2) {
+            Object::Messaging => out.push(Finding::Revoke(Scope::Messaging, "not-interested-in-messages")),
+            Object::Nothing | Object::Pronoun => out.push(Finding::Unsure("not-interested")),
+            _ => {}
+        }
     }
     let why = has(t, &["why"]) && t.iter().any(|v| ["you", "keep", "getting", "receiving", "still", "u"].contains(v));
     let complaint = why && (mentioned || t.iter().any(|v| MESSAGING_VERBS.contains(v)))
@@ -1591,8 +1734,9 @@ fn unsure(t: &[&str], mentioned: bool, out: &mut Vec<Finding>) {
         || has(t, &["who", "gave"]) && t.contains(&"number")
         || (has(t, &["gave", "you", "my", "number"])
             || has(t, &["get", "my", "number"])
-            || has(t, &["got", "my", "number"]))
-            && t.iter().any(|v| ["never", "how", "where", "who", "didnt"].contains(v))
+            || has(t, &["got", "my", "number"])
+            || has(t, &["have", "my", "number"]))
+            && t.iter().any(|v| ["never", "how", "where", "who", "didnt", "why"].contains(v))
         || has(t, &["sign", "up"]) && t.iter().any(|v| NEGATORS.contains(v))
         || has(t, &["signed", "up"]) && t.iter().any(|v| NEGATORS.contains(v))
         || has(t, &["por", "que", "me"]) && t.iter().any(|v| es_send(v) == Some(Scope::Messaging))

@@ -195,6 +195,10 @@ async fn a_handoff_lands_in_the_queue_with_its_context_and_an_agent_works_it_to_
     // Segment preview before sending, then the reply goes out through the outbox.
     let preview = post(&base, "/api/v1/segments", ANA_AGENT, json!({"body": "Hi Ana 😊 looking into it"})).await;
     assert_eq!((preview["encoding"].as_str(), preview["segments"].as_i64()), (Some("UCS-2"), Some(1)));
+    // The composer's counter never splits a cluster: 67 rainbow flags are 402 units, 7 segments, 67 characters.
+    let flags = post(&base, "/api/v1/segments", ANA_AGENT, json!({"body": "🏳\u{fe0f}\u{200d}🌈".repeat(67)})).await;
+    assert_eq!((flags["segments"].as_i64(), flags["units"].as_i64()), (Some(7), Some(402)), "{flags}");
+    assert_eq!(flags["characters"], 67);
     let reply = call(
         &base,
         Method::POST,
