@@ -139,7 +139,10 @@ pub fn parse_instant(text: &str, tz: &str) -> Result<i64, String> {
     let date: jiff::civil::Date =
         text.parse().map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
     let zone = jiff::tz::TimeZone::get(tz).map_err(|e| e.to_string())?;
-    date.at(0, 0, 0, 0).to_zoned_datetime(zone).map(|z| z.timestamp().as_millisecond()).map_err(|e| e.to_string())
+    date.at(0, 0, 0, 0)
+        .to_zoned_datetime(zone)
+        .map(|z| z.timestamp().as_millisecond())
+        .map_err(|_| format!("`{text}` is outside the range of dates a report can cover"))
 }
 
 /// The report as a two-column table.

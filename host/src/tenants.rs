@@ -75,9 +75,30 @@ impl Tenants {
         self.by_id.get(id)
     }
 
-    /// The tenant a message to `to` (or through Messaging Service `service`) belongs to.
-    pub fn for_recipient(&self, to: &str, service: Option<&str>) -> Option<&Arc<Tenant>> {
-        service.and_then(|s| self.by_service.get(s)).or_else(|| self.by_number.get(to))
+    /// The id of the tenant that lists `number` as its own, if any.
+    pub fn number_owner(&self, number: &str) -> Option<&str> {
+        self.by_number.get(number).map(|t| t.config.id.as_str())
+    }
+
+    /// The tenant a webhook about our number `number` (through Messaging
+    /// Service `service`) belongs to. A pool's numbers need not be listed, so
+    /// a configured service decides alone; but when the number is configured
+    /// too, both must be the same tenant's — otherwise one tenant could store
+    /// messages, and answer, on another tenant's number (`Err` with the
+    /// service's and the number's tenants).
+    #[allow(clippy::type_complexity)]
+    pub fn for_recipient(
+        &self,
+        number: &str,
+        service: Option<&str>,
+    ) -> Result<Option<&Arc<Tenant>>, (&Arc<Tenant>, &Arc<Tenant>)> {
+        let by_service = service.and_then(|s| self.by_service.get(s));
+        let by_number = self.by_number.get(number);
+        match (by_service, by_number) {
+            (Some(s), Some(n)) if s.config.id != n.config.id => Err((s, n)),
+            (Some(s), _) => Ok(Some(s)),
+            (None, n) => Ok(n),
+        }
     }
 
     /// The tenant whose read-API token this is.

@@ -17,6 +17,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Longest snooze, in minutes (90 days).
+const MAX_SNOOZE_MINUTES: i64 = 90 * 24 * 60;
+
 /// Longest reply (Twilio's limit for one message body).
 pub const MAX_REPLY_CHARS: usize = 1600;
 /// Longest note.
@@ -195,7 +198,14 @@ pub async fn reply(
         return Err(ApiError::BadRequest("`body` is empty".into()));
     }
     if text.chars().count() > MAX_REPLY_CHARS {
-        return Err(ApiError::BadRequest(format!("`body` is longer than {MAX_REPLY_CHARS} characters")));
+        // Said as the composer shows it: characters and segments.
+        let info = segments::analyze(text);
+        return Err(ApiError::BadRequest(format!(
+            "`body` is {} characters ({} {} segments); at most {MAX_REPLY_CHARS} characters can be sent",
+            info.characters,
+            info.segments,
+            info.encoding.as_str()
+        )));
     }
     let key = match b.idempotency_key {
         Some(k) if k.is_empty() || k.len() > 128 => {
@@ -320,6 +330,10 @@ pub async fn assign(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = principal(&state, &headers)?;
     let b: AssignBody = body(&bytes)?;
+    // `"team": null` would read as "no team given"; say what is meant instead.
+    if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.get("team").is_some_and(|t| t.is_null())) {
+        return Err(ApiError::BadRequest("`team` cannot be null: leave it out to keep the ticket's team".into()));
+    }
     let users = &who.tenant.config.users;
     if let Some(team) = &b.team {
         check_name("team", team)?;
@@ -412,7 +426,13 @@ pub async fn status(
                 t.parse().map_err(|_| ApiError::BadRequest(format!("`snooze_until` `{t}` is not an RFC 3339 time")))?;
             Some(t.as_millisecond())
         }
-        (Status::Snoozed, None, Some(m)) => Some(now + m.saturating_mul(60_000)),
+        // Bounded before any arithmetic: 1 minute to 90 days.
+        (Status::Snoozed, None, Some(m)) if (1..=MAX_SNOOZE_MINUTES).contains(&m) => Some(now + m * 60_000),
+        (Status::Snoozed, None, Some(_)) => {
+            return Err(ApiError::BadRequest(format!(
+                "`snooze_minutes` must be between 1 and {MAX_SNOOZE_MINUTES} (90 days)"
+            )));
+        }
         (Status::Snoozed, None, None) => {
             return Err(ApiError::BadRequest("snoozing needs `snooze_until` or `snooze_minutes`".into()));
         }

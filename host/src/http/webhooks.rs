@@ -25,7 +25,9 @@ struct Form(Vec<(String, String)>);
 impl Form {
     fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        // The media type exactly (parameters such as `; charset=utf-8` allowed), not a prefix.
+        let media_type = content_type.split(';').next().unwrap_or("").trim();
+        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "expected application/x-www-form-urlencoded, got `{content_type}`"
             )));
@@ -57,7 +59,10 @@ fn signed_url(state: &AppState, headers: &HeaderMap, uri: &axum::http::Uri) -> S
 }
 
 /// The tenant that owns `number` (or the form's Messaging Service), once the
-/// request's signature verifies with that tenant's token.
+/// request's signature verifies with that tenant's token. An unknown number
+/// and a bad signature get the same 403, so an unsigned request learns
+/// nothing about which numbers are configured; a number and a service of two
+/// different tenants are refused even when signed.
 fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
@@ -66,18 +71,22 @@ fn authenticate(
     number: &str,
 ) -> Result<Arc<Tenant>, ApiError> {
     let service = form.get("MessagingServiceSid").filter(|s| !s.is_empty());
-    let tenant = state
-        .tenants
-        .for_recipient(number, service)
-        .ok_or_else(|| ApiError::NotFound(format!("no tenant owns {number}")))?
-        .clone();
     let given = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).ok_or(ApiError::BadSignature)?;
     let url = signed_url(state, headers, uri);
-    if signature::verify(tenant.config.provider.webhook_token(), &url, &form.0, given) {
-        Ok(tenant)
-    } else {
-        Err(ApiError::BadSignature)
-    }
+    let signed_by = |t: &Tenant| signature::verify(t.config.provider.webhook_token(), &url, &form.0, given);
+    let tenant = match state.tenants.for_recipient(number, service) {
+        Ok(Some(tenant)) => tenant.clone(),
+        Ok(None) => return Err(ApiError::BadSignature),
+        Err((by_service, by_number)) => {
+            if !signed_by(by_service) && !signed_by(by_number) {
+                return Err(ApiError::BadSignature);
+            }
+            tracing::warn!(number, service, service_tenant = %by_service.config.id, number_tenant = %by_number.config.id,
+                "refused a signed webhook whose number and Messaging Service belong to different tenants");
+            return Err(ApiError::Forbidden(format!("{number} and the Messaging Service belong to different tenants")));
+        }
+    };
+    if signed_by(&tenant) { Ok(tenant) } else { Err(ApiError::BadSignature) }
 }
 
 /// `POST /webhooks/twilio/sms`
@@ -134,8 +143,9 @@ pub async fn status_callback(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let form = Form::parse(&headers, &body)?;
-    // Status callbacks come from the tenant's number (or Messaging Service).
-    authenticate(&state, &headers, &uri, &form, form.get("From").unwrap_or(""))?;
+    // Status callbacks come from the tenant's number (or Messaging Service),
+    // and change only that tenant's messages.
+    let tenant = authenticate(&state, &headers, &uri, &form, form.get("From").unwrap_or(""))?;
     let sid = form.get("MessageSid").or(form.get("SmsSid")).filter(|s| !s.is_empty());
     let sid = sid.ok_or_else(|| ApiError::BadRequest("missing `MessageSid`".into()))?;
     let status = form.get("MessageStatus").or(form.get("SmsStatus")).unwrap_or("");
@@ -143,10 +153,10 @@ pub async fn status_callback(
         return Err(ApiError::BadRequest(format!("unknown `MessageStatus` `{status}`")));
     }
     let error_code = form.get("ErrorCode").filter(|c| !c.is_empty());
-    let changed = state.store.apply_status(sid, status, error_code).await?;
+    let changed = state.store.apply_status(&tenant.config.id, sid, status, error_code).await?;
     if changed
         && state.events.listening()
-        && let Ok(Some((tenant, ticket))) = state.store.conversation_of_sid(sid).await
+        && let Ok(Some((tenant, ticket))) = state.store.conversation_of_sid(&tenant.config.id, sid).await
     {
         state.events.publish(&tenant, ticket, "message");
     }

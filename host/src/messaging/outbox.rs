@@ -202,6 +202,14 @@ impl Outbox {
         let Some(tenant) = self.tenants.get(&send.tenant_id) else {
             return SendResult::Failed { code: None, error: "tenant is no longer configured".into() };
         };
+        // A reply leaves only from a sender of its own tenant (the webhook
+        // refuses a number and service of two tenants; this holds it here too).
+        if let Some(owner) = self.tenants.number_owner(&send.from)
+            && owner != send.tenant_id
+        {
+            tracing::error!(outbox = send.id, from = %send.from, "refused to send from another tenant's number");
+            return SendResult::Failed { code: None, error: format!("{} is another tenant's number", send.from) };
+        }
         let sms = OutboundSms {
             from: &send.from,
             to: &send.to,

@@ -479,17 +479,24 @@ impl Store {
 
     /// Apply a provider status callback. Moves forward only; returns whether
     /// anything changed (`false` for unknown ids and stale or repeated statuses).
-    pub async fn apply_status(&self, provider_sid: &str, status: &str, error_code: Option<&str>) -> StoreResult<bool> {
+    pub async fn apply_status(
+        &self,
+        tenant_id: &str,
+        provider_sid: &str,
+        status: &str,
+        error_code: Option<&str>,
+    ) -> StoreResult<bool> {
         let Some(rank) = status_rank(status) else { return Ok(false) };
         let done = sqlx::query(
             "UPDATE messages SET status = $1, status_rank = $2, error_code = COALESCE($3, error_code), updated_at = $4
-             WHERE provider_sid = $5 AND direction = 'outbound' AND status_rank < $2",
+             WHERE provider_sid = $5 AND tenant_id = $6 AND direction = 'outbound' AND status_rank < $2",
         )
         .bind(status)
         .bind(rank)
         .bind(error_code)
         .bind(self.now())
         .bind(provider_sid)
+        .bind(tenant_id)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() > 0)

@@ -467,12 +467,13 @@ impl Store {
     }
 
     /// The (tenant, conversation) of an outbound message by provider id.
-    pub async fn conversation_of_sid(&self, provider_sid: &str) -> StoreResult<Option<(String, i64)>> {
+    pub async fn conversation_of_sid(&self, tenant_id: &str, provider_sid: &str) -> StoreResult<Option<(String, i64)>> {
         Ok(sqlx::query(
             "SELECT tenant_id, conversation_id FROM messages
-             WHERE provider_sid = $1 AND direction = 'outbound' AND conversation_id IS NOT NULL",
+             WHERE provider_sid = $1 AND tenant_id = $2 AND direction = 'outbound' AND conversation_id IS NOT NULL",
         )
         .bind(provider_sid)
+        .bind(tenant_id)
         .fetch_optional(&self.reader)
         .await?
         .map(|r| (r.get(0), r.get(1))))

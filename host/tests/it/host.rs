@@ -295,7 +295,8 @@ async fn malformed_oversized_and_unknown_requests_get_clear_errors() {
     // A number no tenant owns.
     let mut params = inbound_params("SMz", ANA, "hi");
     params[4].1 = "+15550009999".into();
-    assert_eq!(post_signed(&base, "/webhooks/twilio/sms", &params, TOKEN).await.status(), 404);
+    // (the same 403 as a bad signature, so unsigned requests cannot probe for numbers)
+    assert_eq!(post_signed(&base, "/webhooks/twilio/sms", &params, TOKEN).await.status(), 403);
     // The read API needs the tenant's token and stays inside the tenant.
     let r = client.get(format!("{base}/api/v1/conversations")).send().await.unwrap();
     assert_eq!(r.status(), 401);

@@ -19,3 +19,4 @@ mod sandbox;
 mod support;
 mod tickets;
 mod tidy;
+mod webhook_edges;

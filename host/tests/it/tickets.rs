@@ -506,11 +506,14 @@ async fn agent_api_mistakes_get_clear_4xx_errors_and_every_route_is_documented()
         (path("status"), r#"{"status": "done"}"#, "unknown status `done`"),
         (path("status"), r#"{"status": "snoozed"}"#, "needs `snooze_until` or `snooze_minutes`"),
         (path("status"), r#"{"status": "snoozed", "snooze_until": "tomorrow"}"#, "not an RFC 3339 time"),
-        (path("status"), r#"{"status": "snoozed", "snooze_minutes": -5}"#, "in the future"),
+        (path("status"), r#"{"status": "snoozed", "snooze_minutes": -5}"#, "between 1 and 129600"),
+        // Bounded before any arithmetic (this once overflowed `now + minutes * 60000`).
+        (path("status"), r#"{"status": "snoozed", "snooze_minutes": 153722867280912}"#, "between 1 and 129600"),
         (path("status"), r#"{"status": "open", "snooze_minutes": 5}"#, "go with status snoozed"),
         (path("priority"), r#"{"priority": "asap"}"#, "low, normal, high or urgent"),
         (path("assign"), r#"{"assignee": "nobody-here"}"#, "not a user of this tenant"),
         (path("assign"), r#"{"round_robin": true}"#, "needs a `team`"),
+        (path("assign"), r#"{"team": null}"#, "`team` cannot be null"),
         (path("assign"), r#"{"team": "ghosts", "round_robin": true}"#, "has no members"),
         (path("tags"), r#"{}"#, "give tags"),
         (path("tags"), r#"{"add": ["<script>"]}"#, "`tag` must be"),
@@ -524,6 +527,12 @@ async fn agent_api_mistakes_get_clear_4xx_errors_and_every_route_is_documented()
     let long = "x".repeat(1601);
     let (status, out) = call(&base, Method::POST, &path("reply"), ANA_AGENT, Some(json!({"body": long}))).await;
     assert_eq!((status, out["error"].as_str().unwrap().contains("1600")), (400, true));
+    assert!(out["error"].as_str().unwrap().contains("11 GSM-7 segments"), "{out}");
+    // A report period past the end of the calendar is a clear 400, not the date library's words.
+    let (status, out) =
+        call(&base, Method::GET, "/api/v1/reports?since=2026-01-01&until=9999-12-31", ADMIN, None).await;
+    assert_eq!(status, 400, "{out}");
+    assert!(out["error"].as_str().unwrap().contains("outside the range of dates"), "{out}");
     assert_eq!(call(&base, Method::GET, "/api/v1/tickets?status=done", ANA_AGENT, None).await.0, 400);
     assert_eq!(call(&base, Method::GET, "/api/v1/tickets?limit=0", ANA_AGENT, None).await.0, 400);
     assert_eq!(call(&base, Method::GET, "/api/v1/tickets/ACME-999", ANA_AGENT, None).await.0, 404);
