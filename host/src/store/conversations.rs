@@ -78,6 +78,8 @@ pub struct MessageRow {
     pub provider_sid: Option<String>,
     /// Provider error code, if any.
     pub error_code: Option<String>,
+    /// Media the customer sent (MMS), as the provider's URLs (in order).
+    pub media_urls: Vec<String>,
     /// Created (ms).
     pub created_at: i64,
 }
@@ -224,8 +226,14 @@ fn message_row(r: &AnyRow) -> MessageRow {
         status: r.get("status"),
         provider_sid: r.get("provider_sid"),
         error_code: r.get("error_code"),
+        media_urls: media_list(r.get("media_urls")),
         created_at: r.get("created_at"),
     }
+}
+
+/// The stored media list; a row that is not a JSON list shows none rather than failing the read.
+fn media_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 fn json_list<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<Vec<T>> {
@@ -752,7 +760,7 @@ impl Store {
                     c.resolved_at, c.resolved_by, c.reopened, c.csat_rating, c.created_at, c.updated_at,
                     c.last_message_at,
                     m.id AS m_id, m.direction, m.author, m.body, m.encoding, m.segments, m.status AS m_status,
-                    m.provider_sid, m.error_code, m.created_at AS m_created_at
+                    m.provider_sid, m.error_code, m.media_urls, m.created_at AS m_created_at
              FROM conversations c
              JOIN contacts k ON k.id = c.contact_id
              JOIN tenants t ON t.id = c.tenant_id
@@ -835,6 +843,7 @@ impl Store {
                 status: r.get("m_status"),
                 provider_sid: r.get("provider_sid"),
                 error_code: r.get("error_code"),
+                media_urls: media_list(r.get("media_urls")),
                 created_at: r.get("m_created_at"),
             });
             out.push(ConversationSummary {
@@ -890,7 +899,8 @@ impl Store {
         .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
         .filter(|v| !v.is_null());
         let messages = sqlx::query(
-            "SELECT id, direction, author, body, encoding, segments, status, provider_sid, error_code, created_at
+            "SELECT id, direction, author, body, encoding, segments, status, provider_sid, error_code, media_urls,
+                    created_at
              FROM messages WHERE conversation_id = $1 AND tenant_id = $2 ORDER BY id",
         )
         .bind(id)

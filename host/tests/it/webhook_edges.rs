@@ -180,3 +180,29 @@ async fn the_webhook_takes_exactly_the_form_media_type() {
     }
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn mms_media_urls_are_shown_on_the_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), two_tenants(ProviderConfig::Log { auth_token: TOKEN.into() })).await;
+    let base = format!("http://{}", host.addr);
+    let mut params = with(inbound_params("SMm1", ANA, "the box arrived like this"), "NumMedia", "2");
+    params
+        .push(("MediaUrl0".into(), "https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages/MM1/Media/ME1".into()));
+    params.push(("MediaContentType0".into(), "image/jpeg".into()));
+    params
+        .push(("MediaUrl1".into(), "https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages/MM1/Media/ME2".into()));
+    params.push(("MediaContentType1".into(), "image/png".into()));
+    assert_eq!(post_signed(&base, "/webhooks/twilio/sms", &params, TOKEN).await.status(), 200);
+    let conv = wait_for(&base, ANA, |c| c["messages"].as_array().is_some_and(|m| !m.is_empty())).await;
+    let inbound = conv["messages"].as_array().unwrap().iter().find(|m| m["direction"] == "inbound").unwrap().clone();
+    assert_eq!(
+        inbound["media_urls"],
+        serde_json::json!([
+            "https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages/MM1/Media/ME1",
+            "https://api.twilio.com/2010-04-01/Accounts/ACtest/Messages/MM1/Media/ME2"
+        ]),
+        "{inbound}"
+    );
+    host.shutdown().await;
+}
