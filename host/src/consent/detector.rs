@@ -1194,13 +1194,6 @@ fn removal(t: &[&str], i: usize, out: &mut Vec<Finding>) {
             }
         }
     }
-    // "I want to be removed", "I'd like my number removed", "I want off this list"
-    if w == "remove" {
-        return;
-    }
-    if t[i] == "take" && rest.is_empty() {
-        revoke(out, Object::Nothing);
-    }
 }
 
 /// What a list or place after "from" / "off" names.

@@ -165,6 +165,11 @@ async fn a_handoff_lands_in_the_queue_with_its_context_and_an_agent_works_it_to_
     assert!(
         get(&base, "/api/v1/tickets?q=nothing-like-this", ANA_AGENT).await["tickets"].as_array().unwrap().is_empty()
     );
+    // LIKE's wildcards are searched for as themselves, on both engines: `%` and `_` match nothing here.
+    for q in ["%25", "_", "%25payment", "pay_ent"] {
+        let found = get(&base, &format!("/api/v1/tickets?q={q}"), ANA_AGENT).await;
+        assert!(found["tickets"].as_array().unwrap().is_empty(), "q={q}: {found}");
+    }
     // The reference works in paths too.
     assert_eq!(get(&base, "/api/v1/tickets/acme-1", ANA_AGENT).await["id"], id);
 

@@ -73,6 +73,11 @@ async fn a_tenant_cannot_take_in_or_answer_on_another_tenants_number() {
     let own = with(inbound_params("SMok2", ANA, "hi"), "To", BRAVO_NUMBER);
     assert_eq!(post_signed(&base, path, &own, BRAVO_TOKEN).await.status(), 200);
     assert_eq!(post_signed(&base, path, &inbound_params("SMok3", ANA, "hi"), TOKEN).await.status(), 200);
+    // (Conversations are made by the pipeline after the acknowledgement: wait for it.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while conversations(&base, BRAVO_API_TOKEN).await.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(conversations(&base, BRAVO_API_TOKEN).await.len(), 1);
     // Acme holds only the one message sent to its own number.
     let acme = wait_for(&base, ANA, |_| true).await;
