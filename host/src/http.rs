@@ -106,8 +106,41 @@ pub fn router(state: AppState) -> Router {
         .route("/inbox/app.js", get(inbox::app_js))
         .route("/inbox/app.css", get(inbox::app_css))
         .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Every error is the one JSON shape `{"error": "…"}`: axum's own answers
+/// (a path that does not parse, a wrong method, a body over the limit) come
+/// as text or empty, and are rewritten here with their status and headers
+/// (`Allow`, …) kept.
+async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    let mut out = (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// Count and time each provider webhook.

@@ -138,6 +138,16 @@ impl Store {
         self.clock.now_ms()
     }
 
+    /// A read transaction in which every statement sees the same snapshot,
+    /// on both engines (see [`Engine::snapshot`]).
+    async fn snapshot(&self) -> StoreResult<sqlx::Transaction<'static, Any>> {
+        let mut tx = self.reader.begin().await?;
+        if let Some(statement) = self.engine.snapshot() {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
     /// A transaction for background work that a crash can only make happen
     /// again — claiming jobs and sends, filing messages in tickets, a batch's
     /// outcomes (replies are queued with idempotency keys): on PostgreSQL

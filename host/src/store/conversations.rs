@@ -741,7 +741,7 @@ impl Store {
     /// A tenant's tickets matching `filter`, most recently active first.
     pub async fn tickets(&self, tenant_id: &str, filter: &TicketFilter) -> StoreResult<Vec<ConversationSummary>> {
         // One read transaction: every row from the same snapshot.
-        let mut tx = self.reader.begin().await?;
+        let mut tx = self.snapshot().await?;
         let out = Self::summaries(&mut tx, tenant_id, filter, self.now()).await?;
         tx.commit().await?;
         Ok(out)
@@ -884,7 +884,7 @@ impl Store {
     pub async fn conversation(&self, tenant_id: &str, id: i64) -> StoreResult<Option<ConversationDetail>> {
         // One read transaction: the summary, messages and traces agree (a
         // reply is never shown without the outcome it came with).
-        let mut tx = self.reader.begin().await?;
+        let mut tx = self.snapshot().await?;
         let only = TicketFilter { id: Some(id), limit: 1, ..TicketFilter::default() };
         let Some(summary) = Self::summaries(&mut tx, tenant_id, &only, self.now()).await?.pop() else {
             return Ok(None);

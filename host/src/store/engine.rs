@@ -48,6 +48,17 @@ impl Engine {
         }
     }
 
+    /// The statement that makes a read transaction see one snapshot: SQLite's
+    /// read transactions already do; PostgreSQL's default (READ COMMITTED)
+    /// gives each statement its own, so a ticket read as three queries could
+    /// show a reply without the outcome written with it.
+    pub fn snapshot(self) -> Option<&'static str> {
+        match self {
+            Engine::SQLite => None,
+            Engine::PostgreSQL => Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+        }
+    }
+
     /// What follows a `SELECT` of one row that the transaction will change
     /// from what it read (a cursor): on PostgreSQL, lock it until the
     /// transaction ends; SQLite's single writer already serialises.

@@ -60,7 +60,7 @@ pub struct ReportData {
 impl Store {
     /// The facts for a report on `tenant_id` over `[since, until)` (ms).
     pub async fn report_data(&self, tenant_id: &str, since: i64, until: i64) -> StoreResult<ReportData> {
-        let mut tx = self.reader.begin().await?;
+        let mut tx = self.snapshot().await?;
         let messages_in = sqlx::query(
             "SELECT COUNT(*) FROM messages WHERE tenant_id = $1 AND direction = 'inbound'
              AND created_at >= $2 AND created_at < $3",
@@ -199,7 +199,7 @@ impl Store {
         conversations: &[i64],
         limit: i64,
     ) -> StoreResult<Vec<ReplayRow>> {
-        let mut tx = self.reader.begin().await?;
+        let mut tx = self.snapshot().await?;
         let mut q = super::Sql::new(
             "SELECT m.id, m.tenant_id, m.from_number, m.to_number, m.body, m.media_urls, m.created_at,
                     m.conversation_id, k.profile_json,

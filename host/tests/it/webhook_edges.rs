@@ -211,3 +211,35 @@ async fn mms_media_urls_are_shown_on_the_message() {
     );
     host.shutdown().await;
 }
+
+/// axum's own answers — a path that does not parse, a wrong method, an
+/// unknown route, a body over the limit — come in the one JSON error shape.
+#[tokio::test]
+async fn every_error_is_the_json_error_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), two_tenants(ProviderConfig::Log { auth_token: TOKEN.into() })).await;
+    let base = format!("http://{}", host.addr);
+    let client = reqwest::Client::new();
+    let cases = [
+        (reqwest::Method::DELETE, "/admin/v1/plugins/not-a-number", 400),
+        (reqwest::Method::GET, "/api/v1/tickets/1/reply", 405),
+        (reqwest::Method::GET, "/api/v1/no-such-thing", 404),
+        (reqwest::Method::POST, "/api/v1/segments", 413),
+    ];
+    for (method, path, expected) in cases {
+        let mut req = client.request(method.clone(), format!("{base}{path}")).bearer_auth(API_TOKEN);
+        if expected == 413 {
+            req = req.header("content-type", "application/json").body(vec![b' '; 200 * 1024]);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), expected, "{method} {path}");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(content_type.starts_with("application/json"), "{method} {path}: {content_type}");
+        if expected == 405 {
+            assert!(r.headers().contains_key("allow"), "{method} {path} keeps Allow");
+        }
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{method} {path}: {body}");
+    }
+    host.shutdown().await;
+}
