@@ -1322,11 +1322,15 @@ fn prohibition(t: &[&str], i: usize, out: &mut Vec<Finding>) {
     let w = t[i];
     // "you may no longer text me"
     let no_longer = w == "longer" && i >= 1 && t[i - 1] == "no";
-    if !["dont", "not", "never"].contains(&w) && !no_longer {
+    // "I'd rather you didn't text me", "I wish you wouldn't message me",
+    // "I'd appreciate it if you didn't text me": a request, not the past.
+    let wished = ["didnt", "wouldnt"].contains(&w)
+        && t[i.saturating_sub(4)..i].iter().any(|v| ["rather", "prefer", "wish", "appreciate", "grateful"].contains(v));
+    if !["dont", "not", "never"].contains(&w) && !no_longer && !wished {
         return;
     }
     // "I didn't text you" is the past; "if you don't text me" is a condition.
-    if conditional(t, i) {
+    if conditional(t, i) && !wished {
         return;
     }
     let mut j = i + 1;
