@@ -305,8 +305,9 @@ pub struct AssignBody {
     /// A user id, `me`, or null to unassign.
     #[serde(default)]
     assignee: Option<String>,
-    /// Move to this team's queue.
-    team: Option<String>,
+    /// Move to this team's queue (`Some(None)`: an explicit null, refused).
+    #[serde(default, deserialize_with = "present")]
+    team: Option<Option<String>>,
     /// Pick the team's next member in turn.
     #[serde(default)]
     round_robin: bool,
@@ -321,6 +322,12 @@ fn check_name(what: &str, s: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A field that was present in the JSON: `Some(None)` for `null`, `Some(Some(v))` for a value
+/// (with `#[serde(default)]`, absent is `None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// `POST /api/v1/tickets/{ticket}/assign`
 pub async fn assign(
     State(state): State<AppState>,
@@ -331,18 +338,22 @@ pub async fn assign(
     let who = principal(&state, &headers)?;
     let b: AssignBody = body(&bytes)?;
     // `"team": null` would read as "no team given"; say what is meant instead.
-    if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok_and(|v| v.get("team").is_some_and(|t| t.is_null())) {
-        return Err(ApiError::BadRequest("`team` cannot be null: leave it out to keep the ticket's team".into()));
-    }
+    let team = match b.team {
+        Some(None) => {
+            return Err(ApiError::BadRequest("`team` cannot be null: leave it out to keep the ticket's team".into()));
+        }
+        Some(team) => team,
+        None => None,
+    };
     let users = &who.tenant.config.users;
-    if let Some(team) = &b.team {
+    if let Some(team) = &team {
         check_name("team", team)?;
     }
     let assignee = if b.round_robin {
         if b.assignee.is_some() {
             return Err(ApiError::BadRequest("give `assignee` or `round_robin`, not both".into()));
         }
-        let team = b.team.clone().ok_or_else(|| ApiError::BadRequest("`round_robin` needs a `team`".into()))?;
+        let team = team.clone().ok_or_else(|| ApiError::BadRequest("`round_robin` needs a `team`".into()))?;
         let members: Vec<String> = users.iter().filter(|u| u.teams.contains(&team)).map(|u| u.id.clone()).collect();
         if members.is_empty() {
             return Err(ApiError::BadRequest(format!("team `{team}` has no members")));
@@ -357,7 +368,7 @@ pub async fn assign(
         }
     };
     let id = ticket_id(&state, &who, &ticket).await?;
-    Ok(changed(change(&state, &who, id, TicketChange::Assign { assignee, team: b.team }).await?))
+    Ok(changed(change(&state, &who, id, TicketChange::Assign { assignee, team }).await?))
 }
 
 /// `POST /api/v1/tickets/{ticket}/tags` body.
