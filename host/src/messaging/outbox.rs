@@ -1,9 +1,18 @@
 //! Outbox workers: the only way a message leaves the host. Each claims due
-//! entries, asks the consent gate about each (send, block or defer), hands
-//! what may go to the tenant's provider with its idempotency key, and records
-//! the result: accepted, retried later with backoff (timeouts, 429, 5xx),
-//! failed for good with the provider's error code (21610 also records an
-//! opt-out), blocked or deferred with the gate's reason.
+//! entries, settles those in doubt by asking the provider, asks the consent
+//! gate about the rest (send, block or defer), commits the start of each
+//! attempt, hands what may go to the tenant's provider, and records the
+//! result: accepted, retried later with backoff (429, 503, refused
+//! connections), in doubt (timeouts, gateway errors), failed for good with the
+//! provider's error code (21610 also records an opt-out), blocked or deferred
+//! with the gate's reason.
+//!
+//! Exactly once at the provider: a send whose attempt was committed but whose
+//! result was not (the process died mid-call) is never sent again blindly.
+//! It waits [`SETTLE_MS`], then the provider's message list is searched for
+//! it (same recipient, sender and text, created since the attempt, not
+//! already recorded on another message); found, it is recorded as sent,
+//! otherwise sent now.
 
 use super::provider::OutboundSms;
 use crate::consent::quiet::us_candidate_zones;
@@ -11,6 +20,7 @@ use crate::consent::{ConsentState, GateDecision, GateInput, Purpose, decide};
 use crate::store::{ClaimedSend, SendResult, Store};
 use crate::tenants::Tenants;
 use jiff::tz::TimeZone;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -21,6 +31,9 @@ pub const MAX_ATTEMPTS: i64 = 8;
 const LEASE_MS: i64 = 60_000;
 /// Most entries a worker claims and sends at once.
 const BATCH: i64 = 32;
+/// How long a send whose process died mid-call waits before it is settled:
+/// long after the dead process's request has finished at the provider.
+pub const SETTLE_MS: i64 = 10_000;
 
 /// Sends queued messages.
 #[derive(Clone)]
@@ -56,15 +69,30 @@ impl Outbox {
             let notified = self.notify.notified();
             match self.store.claim_sends(LEASE_MS, BATCH).await {
                 Ok(sends) if !sends.is_empty() => {
-                    // The consent gate first; hand what it lets through to the
-                    // providers concurrently, then record every result (sent,
-                    // blocked, deferred, failed) in one transaction.
-                    let (sends, mut results) = match self.gate(sends).await {
-                        Ok(split) => split,
+                    // Sends in doubt are settled first, then the consent gate
+                    // decides; the start of every call is committed before
+                    // the providers are called concurrently, and every result
+                    // (sent, blocked, deferred, failed) is recorded in one
+                    // transaction.
+                    let (sends, mut results) = self.settle(sends).await;
+                    let sends = match self.gate(sends).await {
+                        Ok((sends, decided)) => {
+                            results.extend(decided);
+                            sends
+                        }
                         Err(e) => {
                             // Nothing is sent without a decision; the leases expire.
                             tracing::error!(error = %e, "reading consent for the gate failed");
-                            continue;
+                            Vec::new()
+                        }
+                    };
+                    let ids: Vec<i64> = sends.iter().map(|s| s.id).collect();
+                    let sends = match self.store.begin_attempts(&ids, SETTLE_MS).await {
+                        Ok(()) => sends,
+                        Err(e) => {
+                            // Nothing is sent without its attempt on record; the leases expire.
+                            tracing::error!(error = %e, "recording the start of sends failed");
+                            Vec::new()
                         }
                     };
                     let mut running = tokio::task::JoinSet::new();
@@ -84,6 +112,7 @@ impl Outbox {
                         let r = match result {
                             SendResult::Sent { .. } => "sent",
                             SendResult::Retry { .. } => "retry",
+                            SendResult::InDoubt { .. } => "in_doubt",
                             SendResult::Failed { .. } => "failed",
                             SendResult::Blocked { .. } => "blocked",
                             SendResult::Released => "released",
@@ -116,6 +145,76 @@ impl Outbox {
                 }
             }
         }
+    }
+
+    /// Settle the sends whose earlier attempt may have reached the provider:
+    /// the provider's copy, if it has one that no other message claims, is
+    /// recorded as the send; otherwise the send goes back to be sent. Returns
+    /// the sends still to make and the settled results.
+    pub async fn settle(&self, sends: Vec<ClaimedSend>) -> (Vec<ClaimedSend>, Vec<(ClaimedSend, SendResult)>) {
+        let mut pass = Vec::with_capacity(sends.len());
+        let mut settled = Vec::new();
+        // Provider ids given to a send of this batch.
+        let mut taken: HashSet<(String, String)> = HashSet::new();
+        for mut send in sends {
+            let (Some(since), Some(tenant)) = (send.in_doubt_since, self.tenants.get(&send.tenant_id)) else {
+                pass.push(send);
+                continue;
+            };
+            let sms = OutboundSms {
+                from: &send.from,
+                to: &send.to,
+                body: &send.body,
+                idempotency_key: &send.idempotency_key,
+                status_callback: None,
+            };
+            let found = match tenant.provider.find(&sms, since).await {
+                Ok(found) => {
+                    let sids: Vec<String> = found.iter().map(|a| a.sid.clone()).collect();
+                    match self.store.known_provider_sids(&send.tenant_id, &sids).await {
+                        Ok(known) => Ok(found.into_iter().find(|a| {
+                            !known.contains(&a.sid) && !taken.contains(&(send.tenant_id.clone(), a.sid.clone()))
+                        })),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Err(e) => Err(e.message),
+            };
+            let outcome = match &found {
+                Ok(Some(_)) => "found",
+                Ok(None) => "absent",
+                Err(_) => "unanswered",
+            };
+            crate::metrics::count(
+                "smsdesk_outbox_settled_total",
+                &[("tenant", &send.tenant_id), ("result", outcome)],
+                1,
+            );
+            match found {
+                Ok(Some(accepted)) => {
+                    tracing::info!(outbox = send.id, sid = %accepted.sid, "a send in doubt was at the provider; not sent again");
+                    taken.insert((send.tenant_id.clone(), accepted.sid.clone()));
+                    settled.push((send, SendResult::Sent { sid: accepted.sid, status: accepted.status }));
+                }
+                Ok(None) => {
+                    tracing::info!(outbox = send.id, "a send in doubt is not at the provider; sending it");
+                    send.in_doubt_since = None;
+                    pass.push(send);
+                }
+                Err(error) if send.attempts < MAX_ATTEMPTS => {
+                    tracing::warn!(outbox = send.id, %error, "could not settle a send in doubt; asking again later");
+                    settled.push((send.clone(), SendResult::InDoubt { delay_ms: backoff_ms(send.attempts), error }));
+                }
+                Err(error) => {
+                    let error = format!(
+                        "in doubt after {} attempts: the provider may have it but could not be asked ({error}); not sent again",
+                        send.attempts
+                    );
+                    settled.push((send, SendResult::Failed { code: None, error }));
+                }
+            }
+        }
+        (pass, settled)
     }
 
     /// Ask the consent gate about each claimed send: those it lets through,
@@ -226,6 +325,14 @@ impl Outbox {
         );
         match sent {
             Ok(accepted) => SendResult::Sent { sid: accepted.sid, status: accepted.status },
+            Err(e) if e.in_doubt && send.attempts < MAX_ATTEMPTS => {
+                tracing::warn!(outbox = send.id, attempt = send.attempts, error = %e.message, "send in doubt; settling it later");
+                SendResult::InDoubt { delay_ms: backoff_ms(send.attempts), error: e.message }
+            }
+            Err(e) if e.in_doubt => {
+                let error = format!("{}; the provider may have it; not sent again", e.message);
+                SendResult::Failed { code: None, error }
+            }
             Err(e) if e.transient && send.attempts < MAX_ATTEMPTS => {
                 tracing::warn!(outbox = send.id, attempt = send.attempts, error = %e.message, "send failed; retrying");
                 SendResult::Retry { delay_ms: backoff_ms(send.attempts), error: e.message }

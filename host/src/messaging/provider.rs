@@ -15,8 +15,11 @@ pub struct OutboundSms<'a> {
     pub to: &'a str,
     /// Text (at most 1,600 characters).
     pub body: &'a str,
-    /// The outbox's key for this message; sent as a header so a provider that
-    /// honours it can drop a duplicate after a crash between send and record.
+    /// The outbox's key for this message. Sent as `I-Twilio-Idempotency-Token`
+    /// for correlation only: Twilio documents that header on the webhooks it
+    /// sends, not as a way to deduplicate REST sends, so nothing relies on it.
+    /// Duplicates after a crash are prevented by the outbox's attempt record
+    /// and [`Provider::find`].
     pub idempotency_key: &'a str,
     /// Where the provider should POST status changes.
     pub status_callback: Option<&'a str>,
@@ -36,6 +39,10 @@ pub struct Accepted {
 pub struct SendError {
     /// Worth retrying (timeouts, 429, 5xx) or not (invalid number and the like).
     pub transient: bool,
+    /// The provider may have taken the message all the same (the request went
+    /// out but no answer came back, or a gateway error): it must be asked
+    /// before the message is sent again.
+    pub in_doubt: bool,
     /// The provider's error code (for example `21211`), if it gave one.
     pub code: Option<String>,
     /// What happened.
@@ -112,7 +119,13 @@ impl Provider {
                     .form(&form)
                     .send()
                     .await
-                    .map_err(|e| SendError { transient: true, code: None, message: format!("request failed: {e}") })?;
+                    .map_err(|e| SendError {
+                        transient: true,
+                        // Refused before it was sent: certainly not taken.
+                        in_doubt: !e.is_connect(),
+                        code: None,
+                        message: format!("request failed: {e}"),
+                    })?;
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
@@ -121,6 +134,7 @@ impl Provider {
                     if sid.is_empty() {
                         return Err(SendError {
                             transient: true,
+                            in_doubt: true,
                             code: None,
                             message: format!("HTTP {status} without a message sid"),
                         });
@@ -139,9 +153,94 @@ impl Provider {
                     t
                 });
                 let transient = status.as_u16() == 429 || status.is_server_error() || code.as_deref() == Some("20429");
-                Err(SendError { transient, code, message: format!("HTTP {}: {message}", status.as_u16()) })
+                // 429 and 503 are refusals; other server errors (500, 502,
+                // 504) may come after the message was created.
+                let in_doubt = status.is_server_error() && status.as_u16() != 503;
+                Err(SendError { transient, in_doubt, code, message: format!("HTTP {}: {message}", status.as_u16()) })
             }
         }
+    }
+}
+
+/// How far before an attempt's start a provider's creation time may lie and
+/// still be that attempt (clock skew between us and the provider).
+const CLOCK_SKEW_MS: i64 = 120_000;
+/// Pages of the provider's message list read while settling one send.
+const LOOKUP_PAGES: usize = 4;
+
+impl Provider {
+    /// Messages the provider has that match `sms` (same recipient, sender and
+    /// text) created since `since_ms`, oldest first: what settles a send in
+    /// doubt. Twilio: `GET …/Messages.json?To=…&From=…` (newest first, paged;
+    /// through a Messaging Service, by `To` and the message's service).
+    /// `DateSent` is deliberately not used as a filter: a message still queued
+    /// at Twilio has no send date, and hiding it would turn a doubt into a
+    /// duplicate. The `log` provider keeps nothing and finds nothing.
+    pub async fn find(&self, sms: &OutboundSms<'_>, since_ms: i64) -> Result<Vec<Accepted>, SendError> {
+        let Provider::Twilio { client, account_sid, auth_token, base_url } = self else {
+            return Ok(Vec::new());
+        };
+        let failed = |message: String| SendError { transient: true, in_doubt: true, code: None, message };
+        let service = sms.from.starts_with("MG");
+        let mut query: Vec<(&str, &str)> = vec![("To", sms.to), ("PageSize", "50")];
+        if !service {
+            query.push(("From", sms.from));
+        }
+        let earliest = since_ms - CLOCK_SKEW_MS;
+        let mut found = Vec::new();
+        let first = reqwest::Url::parse_with_params(
+            &format!("{base_url}/2010-04-01/Accounts/{account_sid}/Messages.json"),
+            &query,
+        )
+        .map_err(|e| failed(format!("listing messages: bad URL: {e}")))?;
+        let mut next = Some(first.to_string());
+        for _ in 0..LOOKUP_PAGES {
+            let Some(url) = next.take() else { break };
+            let request = client.get(&url).basic_auth(account_sid, Some(auth_token));
+            let response = request.send().await.map_err(|e| failed(format!("listing messages failed: {e}")))?;
+            let status = response.status();
+            let text = response.text().await.map_err(|e| failed(format!("listing messages failed: {e}")))?;
+            if !status.is_success() {
+                let mut t = text;
+                t.truncate(200);
+                return Err(failed(format!("listing messages: HTTP {}: {t}", status.as_u16())));
+            }
+            let page: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| failed(format!("listing messages: not JSON: {e}")))?;
+            let Some(messages) = page["messages"].as_array() else {
+                return Err(failed("listing messages: no `messages` list in the answer".into()));
+            };
+            let mut older_seen = false;
+            for m in messages {
+                let created = m["date_created"].as_str().and_then(|d| jiff::fmt::rfc2822::parse(d).ok());
+                let created_ms = created.map(|z| z.timestamp().as_millisecond());
+                if created_ms.is_some_and(|c| c < earliest) {
+                    older_seen = true;
+                    continue;
+                }
+                let outbound = m["direction"].as_str().is_none_or(|d| d.starts_with("outbound"));
+                let same_sender = if service {
+                    m["messaging_service_sid"].as_str() == Some(sms.from)
+                } else {
+                    m["from"].as_str() == Some(sms.from)
+                };
+                if outbound
+                    && same_sender
+                    && m["to"].as_str() == Some(sms.to)
+                    && m["body"].as_str() == Some(sms.body)
+                    && let Some(sid) = m["sid"].as_str().filter(|s| !s.is_empty())
+                {
+                    let status = m["status"].as_str().unwrap_or("queued").to_string();
+                    found.push((created_ms.unwrap_or(i64::MAX), Accepted { sid: sid.to_string(), status }));
+                }
+            }
+            if older_seen {
+                break;
+            }
+            next = page["next_page_uri"].as_str().filter(|u| u.starts_with('/')).map(|u| format!("{base_url}{u}"));
+        }
+        found.sort_by_key(|(created, _)| *created);
+        Ok(found.into_iter().map(|(_, a)| a).collect())
     }
 }
 

@@ -7,7 +7,7 @@ use crate::consent::{EventKind, Source};
 /// Twilio's error for a recipient who opted out at the carrier.
 pub const PROVIDER_OPT_OUT_CODE: &str = "21610";
 use sqlx::{Any, Row, Transaction};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A message to queue for sending.
 #[derive(Debug, Clone)]
@@ -67,6 +67,10 @@ pub struct ClaimedSend {
     pub answers_message_id: Option<i64>,
     /// Not to be sent after this (ms).
     pub expires_at: Option<i64>,
+    /// When an earlier provider call began whose result was never recorded
+    /// (the process died, or the call's outcome was unknown): the provider
+    /// may have the message, so it is settled by asking before any re-send.
+    pub in_doubt_since: Option<i64>,
 }
 
 /// What became of one send.
@@ -79,7 +83,17 @@ pub enum SendResult {
         /// Initial status.
         status: String,
     },
-    /// A transient failure: try again later.
+    /// The provider may or may not have taken it (a timeout after the request
+    /// went out, a gateway error, an unanswerable lookup): asked about before
+    /// any new attempt, after `delay_ms`.
+    InDoubt {
+        /// Delay before it is settled.
+        delay_ms: i64,
+        /// What happened.
+        error: String,
+    },
+    /// A transient failure that the provider answered (it did not take the
+    /// message): try again later.
     Retry {
         /// Delay before the next attempt.
         delay_ms: i64,
@@ -198,7 +212,7 @@ impl Store {
              WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
                           AND locked_until < $2 ORDER BY id LIMIT $3{})
              RETURNING id, message_id, tenant_id, idempotency_key, attempts, category, subject, answers_message_id,
-                 expires_at",
+                 expires_at, attempt_at",
             self.engine.skip_locked()
         )))
         .bind(now + lease_ms)
@@ -235,6 +249,7 @@ impl Store {
                 subject: r.get(6),
                 answers_message_id: r.get(7),
                 expires_at: r.get(8),
+                in_doubt_since: r.get(9),
                 from,
                 to,
                 body,
@@ -242,6 +257,36 @@ impl Store {
         }
         sends.sort_by_key(|s| s.id);
         Ok(sends)
+    }
+
+    /// Mark the start of provider calls, committed before any call is made:
+    /// until its result is recorded, each entry is in doubt. Should the
+    /// process die, the entry becomes due again only after `settle_ms` (when
+    /// the dead process's request has long finished at the provider) and is
+    /// then settled by asking the provider.
+    pub async fn begin_attempts(&self, outbox_ids: &[i64], settle_ms: i64) -> StoreResult<()> {
+        if outbox_ids.is_empty() {
+            return Ok(());
+        }
+        self.after_inbound().await;
+        let now = self.now();
+        let mut q = Sql::new("UPDATE outbox SET attempt_at = ");
+        q.push_bind(now).push(", next_attempt_at = ").push_bind(now + settle_ms).push(" WHERE id IN ");
+        push_list(&mut q, outbox_ids.iter().copied());
+        q.build().execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Of these provider ids, those already recorded on one of the tenant's
+    /// messages (settling an in-doubt send never claims a message twice).
+    pub async fn known_provider_sids(&self, tenant_id: &str, sids: &[String]) -> StoreResult<HashSet<String>> {
+        if sids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let mut q = Sql::new("SELECT provider_sid FROM messages WHERE tenant_id = ");
+        q.push_bind(tenant_id).push(" AND provider_sid IN ");
+        push_list(&mut q, sids.iter().map(String::as_str));
+        Ok(q.build().fetch_all(&self.writer).await?.iter().map(|r| r.get(0)).collect())
     }
 
     /// Record what happened to a batch of sends, in one transaction.
@@ -261,7 +306,7 @@ impl Store {
             })
             .collect();
         if !sent.is_empty() {
-            let mut q = Sql::new("UPDATE outbox SET status = 'sent', updated_at = ");
+            let mut q = Sql::new("UPDATE outbox SET status = 'sent', attempt_at = NULL, updated_at = ");
             q.push_bind(now).push(", sent_at = ").push_bind(now).push(" WHERE id IN ");
             push_list(&mut q, sent.iter().map(|(s, _, _)| s.id));
             q.build().execute(&mut *tx).await?;
@@ -289,18 +334,23 @@ impl Store {
             match result {
                 SendResult::Sent { .. } => {}
                 SendResult::Released => {
-                    sqlx::query("UPDATE outbox SET locked_until = 0, attempts = attempts - 1 WHERE id = $1")
-                        .bind(send.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE outbox SET locked_until = 0, attempts = attempts - 1, attempt_at = NULL WHERE id = $1",
+                    )
+                    .bind(send.id)
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 SendResult::Blocked { reason } => {
-                    sqlx::query("UPDATE outbox SET status = 'blocked', last_error = $1, updated_at = $2 WHERE id = $3")
-                        .bind(reason)
-                        .bind(now)
-                        .bind(send.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE outbox SET status = 'blocked', attempt_at = NULL, last_error = $1, updated_at = $2
+                         WHERE id = $3",
+                    )
+                    .bind(reason)
+                    .bind(now)
+                    .bind(send.id)
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query(
                         "UPDATE messages SET status = 'blocked', status_rank = 4, updated_at = $1 WHERE id = $2",
                     )
@@ -314,7 +364,7 @@ impl Store {
                     // Waiting is not an attempt.
                     sqlx::query(
                         "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, attempts = attempts - 1,
-                             last_error = $2, updated_at = $3
+                             attempt_at = NULL, last_error = $2, updated_at = $3
                          WHERE id = $4",
                     )
                     .bind(until)
@@ -327,6 +377,20 @@ impl Store {
                 }
                 SendResult::Retry { delay_ms, error } => {
                     sqlx::query(
+                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, attempt_at = NULL, last_error = $2,
+                             updated_at = $3
+                         WHERE id = $4",
+                    )
+                    .bind(now + delay_ms)
+                    .bind(error)
+                    .bind(now)
+                    .bind(send.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                SendResult::InDoubt { delay_ms, error } => {
+                    // attempt_at stays: the next claim asks the provider first.
+                    sqlx::query(
                         "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3
                          WHERE id = $4",
                     )
@@ -338,12 +402,15 @@ impl Store {
                     .await?;
                 }
                 SendResult::Failed { code, error } => {
-                    sqlx::query("UPDATE outbox SET status = 'failed', last_error = $1, updated_at = $2 WHERE id = $3")
-                        .bind(error)
-                        .bind(now)
-                        .bind(send.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE outbox SET status = 'failed', attempt_at = NULL, last_error = $1, updated_at = $2
+                         WHERE id = $3",
+                    )
+                    .bind(error)
+                    .bind(now)
+                    .bind(send.id)
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query(
                         "UPDATE messages SET status = 'failed', status_rank = 4, error_code = $1, updated_at = $2
                          WHERE id = $3",

@@ -313,13 +313,48 @@ async fn malformed_oversized_and_unknown_requests_get_clear_errors() {
 /// A form as received: every parameter in order.
 pub type FormFields = Vec<(String, String)>;
 
-/// A local server that speaks Twilio's Messages API wire format.
+/// A message the fake provider has taken.
+#[derive(Debug, Clone)]
+pub struct FakeMessage {
+    pub sid: String,
+    pub to: String,
+    /// The sender number (a pool number when sent through a Messaging Service).
+    pub from: String,
+    pub messaging_service_sid: Option<String>,
+    pub body: String,
+    pub created: jiff::Timestamp,
+}
+
+/// A local server that speaks Twilio's Messages API wire format: sends
+/// (`POST …/Messages.json`) and the message list that settles a send in doubt
+/// (`GET …/Messages.json?To=…&From=…`, newest first, paged).
 #[derive(Clone, Default)]
 pub struct FakeTwilio {
     /// Forms received, in order.
     pub received: Arc<Mutex<Vec<FormFields>>>,
+    /// Each send's `I-Twilio-Idempotency-Token`, in the order received.
+    pub keys: Arc<Mutex<Vec<String>>>,
     /// Responses to give, in order (status, JSON); after they run out: 201 queued.
+    /// A scripted answer means the message was not taken.
     pub script: Arc<Mutex<Vec<(u16, serde_json::Value)>>>,
+    /// Messages taken, oldest first.
+    pub messages: Arc<Mutex<Vec<FakeMessage>>>,
+    /// This many of the next sends are taken but answered 504 (the answer is lost).
+    pub lost_answers: Arc<std::sync::atomic::AtomicUsize>,
+    /// How long to wait after taking a message before answering (ms).
+    pub answer_delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Message-list requests served.
+    pub lookups: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn fake_authorized(account: &str, headers: &HeaderMap) -> bool {
+    use base64::Engine as _;
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{account}:{TOKEN}")));
+    account == "ACtest" && headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+}
+
+fn unauthorized() -> (StatusCode, axum::Json<serde_json::Value>) {
+    (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"code": 20003, "message": "Authenticate"})))
 }
 
 async fn fake_messages(
@@ -328,39 +363,126 @@ async fn fake_messages(
     headers: HeaderMap,
     body: String,
 ) -> (StatusCode, axum::Json<serde_json::Value>) {
-    use base64::Engine as _;
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{account}:{TOKEN}")));
-    if account != "ACtest" || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"code": 20003, "message": "Authenticate"})));
+    use std::sync::atomic::Ordering;
+    if !fake_authorized(&account, &headers) {
+        return unauthorized();
     }
     let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let key = headers.get("i-twilio-idempotency-token").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let (to, from, service, text) = (get("To"), get("From"), get("MessagingServiceSid"), get("Body"));
     let n = {
         let mut received = fake.received.lock().unwrap();
         received.push(form);
+        fake.keys.lock().unwrap().push(key);
         received.len()
     };
     let scripted = {
         let mut script = fake.script.lock().unwrap();
         if script.is_empty() { None } else { Some(script.remove(0)) }
     };
-    match scripted {
-        Some((status, json)) => (StatusCode::from_u16(status).unwrap(), axum::Json(json)),
-        None => (
-            StatusCode::CREATED,
-            axum::Json(serde_json::json!({"sid": format!("SMfake{n:04}"), "status": "queued", "num_segments": "1"})),
-        ),
+    if let Some((status, json)) = scripted {
+        return (StatusCode::from_u16(status).unwrap(), axum::Json(json));
     }
+    // Taken: from here on the provider has it, whatever the answer.
+    let sid = format!("SMfake{n:04}");
+    fake.messages.lock().unwrap().push(FakeMessage {
+        sid: sid.clone(),
+        to: to.unwrap_or_default(),
+        from: from.unwrap_or_else(|| "+15557650199".into()),
+        messaging_service_sid: service,
+        body: text.unwrap_or_default(),
+        created: jiff::Timestamp::now(),
+    });
+    let lost = fake.lost_answers.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    let delay = fake.answer_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    if lost {
+        return (StatusCode::GATEWAY_TIMEOUT, axum::Json(serde_json::json!({"message": "Gateway Time-out"})));
+    }
+    (StatusCode::CREATED, axum::Json(serde_json::json!({"sid": sid, "status": "queued", "num_segments": "1"})))
+}
+
+async fn fake_list(
+    State(fake): State<FakeTwilio>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> (StatusCode, axum::Json<serde_json::Value>) {
+    if !fake_authorized(&account, &headers) {
+        return unauthorized();
+    }
+    fake.lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let page_size: usize = get("PageSize").and_then(|p| p.parse().ok()).unwrap_or(50).clamp(1, 1000);
+    let page: usize = get("Page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let (to, from) = (get("To"), get("From"));
+    let mut matching: Vec<FakeMessage> = fake
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|m| to.as_ref().is_none_or(|t| *t == m.to) && from.as_ref().is_none_or(|f| *f == m.from))
+        .cloned()
+        .collect();
+    matching.reverse();
+    let rfc2822 =
+        |t: jiff::Timestamp| jiff::fmt::rfc2822::to_string(&t.to_zoned_datetime(jiff::tz::TimeZone::UTC)).unwrap();
+    let messages: Vec<serde_json::Value> = matching
+        .iter()
+        .skip(page * page_size)
+        .take(page_size)
+        .map(|m| {
+            serde_json::json!({
+                "sid": m.sid, "account_sid": account, "to": m.to, "from": m.from, "body": m.body,
+                "messaging_service_sid": m.messaging_service_sid, "status": "queued",
+                "direction": "outbound-api", "date_created": rfc2822(m.created), "date_sent": null,
+                "num_segments": "1",
+            })
+        })
+        .collect();
+    let base = format!("/2010-04-01/Accounts/{account}/Messages.json");
+    let mut filters = String::new();
+    for (k, v) in [("To", &to), ("From", &from)] {
+        if let Some(v) = v {
+            filters.push_str(&format!("{k}={}&", form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()));
+        }
+    }
+    let next = ((page + 1) * page_size < matching.len())
+        .then(|| format!("{base}?{filters}PageSize={page_size}&Page={}", page + 1));
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({
+            "messages": messages, "page": page, "page_size": page_size,
+            "uri": format!("{base}?{filters}PageSize={page_size}&Page={page}"),
+            "first_page_uri": format!("{base}?{filters}PageSize={page_size}&Page=0"),
+            "next_page_uri": next, "previous_page_uri": null,
+        })),
+    )
 }
 
 impl FakeTwilio {
     pub async fn start(&self) -> String {
         let app = axum::Router::new()
-            .route("/2010-04-01/Accounts/{account}/Messages.json", post(fake_messages))
+            .route("/2010-04-01/Accounts/{account}/Messages.json", post(fake_messages).get(fake_list))
             .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         format!("http://{addr}")
+    }
+
+    /// Send requests received per idempotency key.
+    pub fn calls_per_key(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for key in self.keys.lock().unwrap().iter() {
+            *counts.entry(key.clone()).or_insert(0) += 1;
+        }
+        counts
     }
 }
 

@@ -5,6 +5,7 @@ mod broker;
 mod cli;
 mod consent;
 mod consent_property;
+mod exactly_once;
 mod host;
 mod hostile;
 mod inbox;

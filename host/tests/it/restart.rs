@@ -5,11 +5,11 @@ use crate::host::{ANA, API_TOKEN, TOKEN, api, inbound_params, post_signed};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn spawn(config: &std::path::Path) -> Child {
+pub fn spawn(config: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_smsdesk"))
         .args(["serve", "--config"])
         .arg(config)
@@ -20,7 +20,7 @@ fn spawn(config: &std::path::Path) -> Child {
         .expect("starting smsdesk serve")
 }
 
-async fn wait_healthy(base: &str) {
+pub async fn wait_healthy(base: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
