@@ -5,7 +5,7 @@
 //! installs what the tests need when it is missing (the Rust toolchain's Wasm
 //! target and components, the example plugins' toolchains, Debian's Chromium
 //! and ChromeDriver, a PostgreSQL server for the storage tests' second
-//! engine), then runs every check in order — `cargo fmt --check`,
+//! engine, the schema fuzzer schemathesis from PyPI), then runs every check in order — `cargo fmt --check`,
 //! `cargo clippy -D warnings`, the whole test suite — and stops at the first
 //! that fails, naming it. `.ci/run` calls exactly this.
 //!
@@ -81,13 +81,14 @@ fn test(root: &Path, test_args: &[String]) -> Step {
     let started = std::time::Instant::now();
     rust_toolchain()?;
     lint(root)?;
-    let postgres = test_tools(root)?;
+    let tools = test_tools(root)?;
     say("cargo test --workspace (the storage tests on SQLite and on PostgreSQL)");
     let mut cmd = cargo(root);
     cmd.args(["test", "--workspace"]).args(test_args);
-    if let Some(url) = postgres {
+    if let Some(url) = tools.postgres {
         cmd.env("SMSDESK_TEST_POSTGRES_URL", url);
     }
+    cmd.env("SMSDESK_TEST_SCHEMATHESIS", tools.schemathesis);
     run_scanning(cmd, "cargo test", first_test_problem)?;
     say(&format!("every check passed in {} s", started.elapsed().as_secs()));
     Ok(())
@@ -173,7 +174,15 @@ fn rust_toolchain() -> Step {
 /// What the tests need beyond Rust: the example plugins' toolchains (pinned
 /// and cached by `examples/plugins/install-toolchains.sh`) and a browser for
 /// the inbox test.
-fn test_tools(root: &Path) -> Result<Option<String>, Failure> {
+/// What `test_tools` found or installed, for the tests.
+struct Tools {
+    /// The PostgreSQL server's URL (None: the caller's own, from the environment).
+    postgres: Option<String>,
+    /// schemathesis's `st` program.
+    schemathesis: PathBuf,
+}
+
+fn test_tools(root: &Path) -> Result<Tools, Failure> {
     say("example plugin toolchains (examples/plugins/install-toolchains.sh)");
     let mut cmd = Command::new("bash");
     cmd.arg(root.join("examples/plugins/install-toolchains.sh"));
@@ -187,7 +196,59 @@ fn test_tools(root: &Path) -> Result<Option<String>, Failure> {
         say("installing Debian's chromium and chromium-driver (apt) for the inbox test");
         apt_install(&["chromium", "chromium-driver"], "chromium")?;
     }
-    Ok(postgres)
+    let schemathesis = schemathesis()?;
+    Ok(Tools { postgres, schemathesis })
+}
+
+/// The schema fuzzer's release on PyPI, pinned so that every run fuzzes alike.
+const SCHEMATHESIS: &str = "4.32.5";
+
+/// schemathesis for the schema fuzzer test, in its own virtual environment
+/// under `~/.cache/smsdesk` (reused while its version matches), with Python
+/// and its `venv` module from Debian's packages when they are missing.
+fn schemathesis() -> Result<PathBuf, Failure> {
+    const STEP: &str = "schemathesis";
+    if let Some(st) = std::env::var_os("SMSDESK_TEST_SCHEMATHESIS") {
+        return Ok(st.into());
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let venv = home.join(".cache/smsdesk").join(format!("schemathesis-{SCHEMATHESIS}"));
+    let st = venv.join("bin/st");
+    let installed = |st: &Path| {
+        capture({
+            let mut c = Command::new(st);
+            c.arg("--version");
+            c
+        })
+        .is_some_and(|v| v.contains(SCHEMATHESIS))
+    };
+    if installed(&st) {
+        return Ok(st);
+    }
+    if which("python3").is_none() {
+        say("installing Python (apt) for the schema fuzzer");
+        apt_install(&["python3", "python3-venv"], STEP)?;
+    }
+    let make_venv = || {
+        let _ = std::fs::remove_dir_all(&venv);
+        Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+            && venv.join("bin/pip").is_file()
+    };
+    if !make_venv() {
+        say("installing Python's venv module (apt) for the schema fuzzer");
+        apt_install(&["python3-venv"], STEP)?;
+        if !make_venv() {
+            return Err(fail(STEP, format!("`python3 -m venv {}` failed", venv.display())));
+        }
+    }
+    say(&format!("installing schemathesis {SCHEMATHESIS} from PyPI into {}", venv.display()));
+    let mut pip = Command::new(venv.join("bin/pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check", &format!("schemathesis=={SCHEMATHESIS}")]);
+    run(pip, STEP)?;
+    if !installed(&st) {
+        return Err(fail(STEP, format!("installed, but `{} --version` does not name {SCHEMATHESIS}", st.display())));
+    }
+    Ok(st)
 }
 
 /// The tests run every storage test on PostgreSQL too: find a server

@@ -39,6 +39,13 @@ pub async fn upload(
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let who = admin(&state, &headers)?;
+    if !super::error::media_type_is(&headers, "application/wasm")
+        && !super::error::media_type_is(&headers, "application/octet-stream")
+    {
+        return Err(ApiError::UnsupportedMediaType(
+            "send the component's bytes as application/wasm (or application/octet-stream)".into(),
+        ));
+    }
     if body.is_empty() {
         return Err(ApiError::BadRequest("the body is empty: send the component's bytes".into()));
     }
@@ -329,7 +336,7 @@ pub async fn bind(
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     let role_v = parse_role(&role)?;
-    let b: BindBody = parse_json(&bytes)?;
+    let b: BindBody = parse_json(&headers, &bytes)?;
     let identity = format!("{publisher}/{plugin}");
     let version = version_to_bind(&state, &publisher, &plugin, &b).await?;
     check_trust(&state, &tenant, &publisher).await?;
@@ -468,7 +475,7 @@ pub async fn replay(
 ) -> Result<Json<crate::replay::ReplayReport>, ApiError> {
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
-    let b: ReplayBody = parse_json(&bytes)?;
+    let b: ReplayBody = parse_json(&headers, &bytes)?;
     let version = version_by_id(&state, b.version_id).await?;
     let plugin =
         state.bindings.version(&version).await.map_err(|e| ApiError::BadRequest(format!("cannot load it: {e:#}")))?;
@@ -531,7 +538,7 @@ pub async fn shadow_start(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
-    let b: ShadowBody = parse_json(&bytes)?;
+    let b: ShadowBody = parse_json(&headers, &bytes)?;
     let version = version_by_id(&state, b.version_id).await?;
     let role = match &b.role {
         Some(r) => parse_role(r)?,
@@ -704,6 +711,9 @@ pub async fn secret_put(
     let who = admin(&state, &headers)?;
     check_tenant(&state, &tenant)?;
     check_secret_name(&name)?;
+    if !super::error::media_type_is(&headers, "application/json") {
+        return Err(ApiError::UnsupportedMediaType("send the secret as application/json".into()));
+    }
     // Parse without echoing the body in errors: it holds the secret.
     let b: SecretBody = serde_json::from_slice(&bytes).map_err(|_| {
         ApiError::BadRequest(
@@ -804,7 +814,7 @@ pub async fn publisher_put(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let who = admin(&state, &headers)?;
     check_publisher_name(&name)?;
-    let b: PublisherBody = parse_json(&bytes)?;
+    let b: PublisherBody = parse_json(&headers, &bytes)?;
     let key = smsdesk_signing::PublicKey::parse(&b.key).map_err(|e| ApiError::BadRequest(format!("`key`: {e}")))?;
     let key = key.to_string();
     if key == smsdesk_artifacts::first_party::PUBLISHER_KEY {

@@ -169,7 +169,7 @@ pub async fn segments_preview(
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     principal(&state, &headers)?;
-    let b: TextBody = body(&bytes)?;
+    let b: TextBody = body(&headers, &bytes)?;
     Ok(Json(preview(&b.body)))
 }
 
@@ -192,7 +192,7 @@ pub async fn reply(
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let who = principal(&state, &headers)?;
-    let b: ReplyBody = body(&bytes)?;
+    let b: ReplyBody = body(&headers, &bytes)?;
     let text = b.body.trim();
     if text.is_empty() {
         return Err(ApiError::BadRequest("`body` is empty".into()));
@@ -289,7 +289,7 @@ pub async fn note(
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = principal(&state, &headers)?;
-    let b: TextBody = body(&bytes)?;
+    let b: TextBody = body(&headers, &bytes)?;
     let text = b.body.trim();
     if text.is_empty() || text.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::BadRequest(format!("`body` must be 1 to {MAX_NOTE_CHARS} characters")));
@@ -336,7 +336,7 @@ pub async fn assign(
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = principal(&state, &headers)?;
-    let b: AssignBody = body(&bytes)?;
+    let b: AssignBody = body(&headers, &bytes)?;
     // `"team": null` would read as "no team given"; say what is meant instead.
     let team = match b.team {
         Some(None) => {
@@ -389,7 +389,7 @@ pub async fn tags(
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = principal(&state, &headers)?;
-    let b: TagsBody = body(&bytes)?;
+    let b: TagsBody = body(&headers, &bytes)?;
     if b.add.is_empty() && b.remove.is_empty() {
         return Err(ApiError::BadRequest("give tags to `add` or `remove`".into()));
     }
@@ -423,7 +423,7 @@ pub async fn status(
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = principal(&state, &headers)?;
-    let b: StatusBody = body(&bytes)?;
+    let b: StatusBody = body(&headers, &bytes)?;
     let to = Status::parse(&b.status).ok_or_else(|| {
         ApiError::BadRequest(format!("unknown status `{}`; use open, pending, snoozed, resolved or closed", b.status))
     })?;
@@ -505,7 +505,7 @@ pub async fn priority(
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let who = principal(&state, &headers)?;
-    let b: PriorityBody = body(&bytes)?;
+    let b: PriorityBody = body(&headers, &bytes)?;
     let p = tickets::parse_priority(&b.priority)
         .ok_or_else(|| ApiError::BadRequest("`priority` must be low, normal, high or urgent".into()))?;
     let id = ticket_id(&state, &who, &ticket).await?;

@@ -18,14 +18,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.starts_with("application/json") {
-        return Err(ApiError::UnsupportedMediaType("send application/json".into()));
-    }
-    super::error::parse_json(body)
-}
-
 /// `POST /api/v1/notifications`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +42,7 @@ static NOTIFICATIONS: AtomicU64 = AtomicU64::new(0);
 /// it is sent, and it may wait (202 means queued, not sent).
 pub async fn notify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers)?;
-    let req: NotificationRequest = json_body(&headers, &body)?;
+    let req: NotificationRequest = super::error::parse_json(&headers, &body)?;
     let to = E164::parse(&req.to).map_err(|e| ApiError::BadRequest(format!("`to`: {e}")))?;
     let purpose = match Purpose::parse(&req.category) {
         Some(p) if p.proactive() => p,
@@ -154,7 +146,7 @@ fn default_source() -> String {
 /// import): appended to the ledger with its evidence.
 pub async fn record(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let tenant = tenant(&state, &headers)?;
-    let req: ConsentRequest = json_body(&headers, &body)?;
+    let req: ConsentRequest = super::error::parse_json(&headers, &body)?;
     let contact = E164::parse(&req.contact).map_err(|e| ApiError::BadRequest(format!("`contact`: {e}")))?;
     let event = match req.event.as_str() {
         "opt-in" => EventKind::OptIn,

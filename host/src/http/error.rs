@@ -2,7 +2,7 @@
 //! errors are logged and never shown in detail.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// An HTTP error.
@@ -58,8 +58,20 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON request body, or a 400 that says what is wrong with it (unknown
-/// fields are refused where the target type denies them).
-pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// A JSON request body: a 415 unless it is sent as `application/json`, a 400
+/// that says what is wrong with it (unknown fields are refused where the
+/// target type denies them).
+pub fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+    if !media_type_is(headers, "application/json") {
+        let got = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        return Err(ApiError::UnsupportedMediaType(format!("send application/json, not `{got}`")));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// Whether the request's `Content-Type` is exactly `expected` (parameters
+/// such as `; charset=utf-8` allowed, case ignored), not merely a prefix.
+pub fn media_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(expected)
 }

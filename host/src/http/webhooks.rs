@@ -24,10 +24,8 @@ struct Form(Vec<(String, String)>);
 
 impl Form {
     fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Form, ApiError> {
-        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        // The media type exactly (parameters such as `; charset=utf-8` allowed), not a prefix.
-        let media_type = content_type.split(';').next().unwrap_or("").trim();
-        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        if !super::error::media_type_is(headers, "application/x-www-form-urlencoded") {
+            let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             return Err(ApiError::UnsupportedMediaType(format!(
                 "expected application/x-www-form-urlencoded, got `{content_type}`"
             )));

@@ -743,16 +743,19 @@ async fn secrets_are_write_only_and_reach_only_their_tenants_plugin() {
             .iter()
             .any(|e| e["action"] == "secret.set" && e["detail"]["name"] == "greeting")
     );
-    // A bad body is refused without being echoed.
-    let r = reqwest::Client::new()
-        .put(format!("{base}{path}"))
-        .bearer_auth(OPS)
-        .body(format!("{{\"value\": \"{SECRET}\", oops"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    assert!(!r.text().await.unwrap().contains(SECRET));
+    // A bad body is refused without being echoed, and so is one of another media type.
+    for (content_type, status) in [("application/json", 400), ("text/plain", 415)] {
+        let r = reqwest::Client::new()
+            .put(format!("{base}{path}"))
+            .bearer_auth(OPS)
+            .header("content-type", content_type)
+            .body(format!("{{\"value\": \"{SECRET}\", oops"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{content_type}");
+        assert!(!r.text().await.unwrap().contains(SECRET));
+    }
     assert_eq!(
         call(
             &base,

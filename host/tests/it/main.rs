@@ -17,6 +17,7 @@ mod postgres;
 mod reports;
 mod restart;
 mod sandbox;
+mod schema_fuzz;
 mod support;
 mod tickets;
 mod tidy;
