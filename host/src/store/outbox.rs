@@ -125,8 +125,10 @@ pub enum SendResult {
 }
 
 /// Where a status stands in a message's life; statuses only move forward.
-/// Final outcomes share the top rank, so `delivered` never falls back to `sent`
-/// and a late `undelivered` cannot overwrite `delivered`.
+/// Final outcomes share a rank, so `delivered` never falls back to `sent`
+/// and a late `undelivered` cannot overwrite `delivered`; `read` follows only
+/// a message that was not failed, undelivered, canceled or blocked
+/// (`apply_status` holds that).
 pub fn status_rank(status: &str) -> Option<i64> {
     Some(match status {
         "accepted" | "scheduled" | "queued" => 1,
@@ -556,7 +558,8 @@ impl Store {
         let Some(rank) = status_rank(status) else { return Ok(false) };
         let done = sqlx::query(
             "UPDATE messages SET status = $1, status_rank = $2, error_code = COALESCE($3, error_code), updated_at = $4
-             WHERE provider_sid = $5 AND tenant_id = $6 AND direction = 'outbound' AND status_rank < $2",
+             WHERE provider_sid = $5 AND tenant_id = $6 AND direction = 'outbound' AND status_rank < $2
+                 AND ($2 < 5 OR status NOT IN ('failed', 'undelivered', 'canceled', 'blocked'))",
         )
         .bind(status)
         .bind(rank)

@@ -541,6 +541,27 @@ async fn replies_go_out_through_twilio_and_statuses_only_move_forward() {
     }
     let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
     assert_eq!(outbound(&conv)[0]["status"], "delivered", "never back from delivered");
+    // A late failure does not undo a delivery; a read receipt follows it.
+    for status in ["undelivered", "failed", "read"] {
+        let r = post_signed(&base, cb, &status_params(&sid, status, Some("30003")), TOKEN).await;
+        assert_eq!(r.status(), 204, "{status}");
+    }
+    let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
+    assert_eq!(outbound(&conv)[0]["status"], "read");
+    // A message that failed is never read.
+    assert_eq!(text(&base, "SMtw2", ANA, "what are your hours").await.status(), 200);
+    let conv =
+        wait_for(&base, ANA, |c| outbound(c).iter().filter(|m| m["provider_sid"].is_string()).count() == 2).await;
+    let second = outbound(&conv).iter().find(|m| m["provider_sid"] != sid.as_str()).unwrap()["provider_sid"].clone();
+    let second = second.as_str().unwrap();
+    for status in ["failed", "read", "delivered"] {
+        let r = post_signed(&base, cb, &status_params(second, status, Some("30003")), TOKEN).await;
+        assert_eq!(r.status(), 204, "{status}");
+    }
+    let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
+    let second = outbound(&conv).into_iter().find(|m| m["provider_sid"] == second).unwrap();
+    assert_eq!(second["status"], "failed", "a failed message stays failed");
+    assert_eq!(second["error_code"], "30003");
     // Unsigned callbacks are refused.
     let r = reqwest::Client::new()
         .post(format!("{base}{cb}"))

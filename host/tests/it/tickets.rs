@@ -478,6 +478,62 @@ async fn one_tenants_users_can_never_read_or_change_anothers_tickets() {
     .await;
     assert_eq!(status, 400);
     assert!(out["error"].as_str().unwrap().contains("not a user of this tenant"));
+
+    // Reports, the consent ledger, notifications and live events stay inside the tenant too.
+    let (status, _) = call(
+        &base,
+        Method::POST,
+        "/api/v1/consent",
+        API_TOKEN,
+        Some(json!({"contact": ANA, "event": "opt-in", "purpose": "informational", "disclosure_version": "v1"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let period = "/api/v1/reports?since=2000-01-01&until=2100-01-01";
+    let ours = get(&base, period, ADMIN).await;
+    assert!(ours["messages_in"].as_i64().unwrap() >= 1, "{ours}");
+    let theirs = get(&base, period, "globex-api-token").await;
+    assert_eq!((theirs["tenant"].as_str(), theirs["messages_in"].as_i64()), (Some("globex"), Some(0)), "{theirs}");
+    assert_eq!(theirs["conversations"], 0);
+    let ledger = get(&base, &format!("/api/v1/consent?contact=%2B{}", &ANA[1..]), API_TOKEN).await;
+    assert_eq!(ledger["events"].as_array().unwrap().len(), 1, "{ledger}");
+    let ledger = get(&base, &format!("/api/v1/consent?contact=%2B{}", &ANA[1..]), "globex-api-token").await;
+    assert!(ledger["events"].as_array().unwrap().is_empty(), "another tenant's consent: {ledger}");
+    // acme's express consent does not let globex notify the customer.
+    let (status, out) = call(
+        &base,
+        Method::POST,
+        "/api/v1/notifications",
+        "globex-api-token",
+        Some(json!({"to": ANA, "category": "informational", "template": "none", "variables": {}})),
+    )
+    .await;
+    assert_eq!(status, 400, "globex has no such template: {out}");
+    // Live events: acme's stream hears about acme's ticket, globex's hears nothing.
+    let listen = |token: &'static str| {
+        let base = base.clone();
+        async move { reqwest::Client::new().get(format!("{base}/api/v1/events")).bearer_auth(token).send().await.unwrap() }
+    };
+    let mut acme_events = listen(ANA_AGENT).await;
+    let mut globex_events = listen(OTHER_AGENT).await;
+    let read_until_ticket = async |r: &mut reqwest::Response| {
+        let mut seen = String::new();
+        while !seen.contains("event: ticket") {
+            seen.push_str(&String::from_utf8_lossy(&r.chunk().await.unwrap().unwrap()));
+        }
+        seen
+    };
+    // Both streams are open once each has said hello.
+    for r in [&mut acme_events, &mut globex_events] {
+        let hello = String::from_utf8_lossy(&r.chunk().await.unwrap().unwrap()).to_string();
+        assert!(hello.contains("event: hello"), "{hello}");
+    }
+    post(&base, &format!("/api/v1/tickets/{id}/notes"), ANA_AGENT, json!({"body": "inside acme"})).await;
+    let heard = tokio::time::timeout(Duration::from_secs(10), read_until_ticket(&mut acme_events)).await.unwrap();
+    assert!(heard.contains(&format!("\"ticket\":{id}")), "{heard}");
+    // The event went out to every listener at once; globex's stream has nothing.
+    let nothing = tokio::time::timeout(Duration::from_millis(300), globex_events.chunk()).await;
+    assert!(nothing.is_err(), "globex heard about acme's ticket: {nothing:?}");
     host.shutdown().await;
 }
 
