@@ -235,7 +235,11 @@ async fn a_reply_queued_before_stop_is_blocked_and_the_confirmation_goes_once() 
     fake.script.lock().unwrap().push((503, serde_json::json!({"message": "unavailable"})));
     let api_base = fake.start().await;
     let dir = tempfile::tempdir().unwrap();
-    let host = start(dir.path(), vec![tenant(twilio(api_base), first_party_plugins())]).await;
+    // A stopped clock: the retry is not due until the test moves it, however
+    // slowly the STOP is processed.
+    let clock = smsdesk::clock::Clock::manual(1_796_050_800_000);
+    let tenants = vec![tenant(twilio(api_base), first_party_plugins())];
+    let host = crate::tickets::start_with(dir.path(), tenants, clock.clone()).await;
     let base = format!("http://{}", host.addr);
     let ana = "+15551234567";
     assert_eq!(text(&base, "SMq1", ana, "where is my order").await.status(), 200);
@@ -246,6 +250,13 @@ async fn a_reply_queued_before_stop_is_blocked_and_the_confirmation_goes_once() 
     }
     assert_eq!(text(&base, "SMq2", ana, "STOP").await.status(), 200);
     assert_eq!(text(&base, "SMq3", ana, "stop").await.status(), 200);
+    // The confirmation goes at once; the bot's reply still waits for its retry.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sent_to(&fake, ana, 1).is_empty() {
+        assert!(Instant::now() < deadline, "the confirmation never went");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    clock.set_ms(clock.now_ms() + 60_000);
     settle(&host).await;
     let conv = wait_for(&base, ana, |c| outbound(c).len() >= 2).await;
     let bodies = sent_to(&fake, ana, 1);
@@ -493,5 +504,57 @@ async fn a_provider_opt_out_21610_is_recorded_and_honoured() {
         (Some("provider-opt-out"), Some("provider"), Some("21610"))
     );
     assert_eq!(ledger["current"][ana]["opted_out"], true);
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn what_a_21610_teaches_holds_back_the_next_send_to_that_number_in_the_same_batch_and_agent_replies() {
+    use crate::tickets::{ANA_AGENT, helpdesk_tenant, post, ticket_when};
+    let fake = FakeTwilio::default();
+    // Both bot replies meet a 503 first, so both are due again at the same instant.
+    fake.script.lock().unwrap().extend([
+        (503, serde_json::json!({"message": "unavailable"})),
+        (503, serde_json::json!({"message": "unavailable"})),
+    ]);
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = smsdesk::clock::Clock::manual(1_796_050_800_000);
+    let mut t = helpdesk_tenant();
+    t.provider = twilio(api_base);
+    let host = crate::tickets::start_with(dir.path(), vec![t], clock.clone()).await;
+    let base = format!("http://{}", host.addr);
+    let ana = "+15551234567";
+    assert_eq!(text(&base, "SMb1", ana, "where is my order").await.status(), 200);
+    assert_eq!(text(&base, "SMb2", ana, "what are your hours?").await.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fake.received.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "the first attempts never came");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // One claim takes both; the first meets the carrier's opt-out.
+    fake.script.lock().unwrap().push((
+        400,
+        serde_json::json!({"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400}),
+    ));
+    clock.set_ms(clock.now_ms() + 60_000);
+    settle(&host).await;
+    assert_eq!(fake.received.lock().unwrap().len(), 3, "the second reply was never handed to the provider");
+    let conv = wait_for(&base, ana, |c| outbound(c).len() == 2).await;
+    let out = outbound(&conv);
+    assert_eq!(out[0]["status"], "failed");
+    assert_eq!(out[0]["error_code"], "21610");
+    assert_eq!(out[1]["status"], "blocked", "{out:?}");
+    let decisions = host.store.send_decisions(out[1]["id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(decisions.last().map(|d| d.1.as_str()), Some("the recipient opted out"));
+
+    // An agent's reply to the opted-out number is held back by the same gate.
+    let ticket = ticket_when(&base, ANA_AGENT, ana, |_| true).await;
+    post(&base, &format!("/api/v1/tickets/{}/reply", ticket["id"]), ANA_AGENT, serde_json::json!({"body": "Hello?"}))
+        .await;
+    settle(&host).await;
+    let conv = wait_for(&base, ana, |c| outbound(c).len() == 3).await;
+    let agent = outbound(&conv).into_iter().find(|m| m["author"] == "agent").unwrap();
+    assert_eq!(agent["status"], "blocked");
+    assert_eq!(fake.received.lock().unwrap().len(), 3, "nothing more reached the provider");
     host.shutdown().await;
 }
