@@ -558,3 +558,39 @@ async fn what_a_21610_teaches_holds_back_the_next_send_to_that_number_in_the_sam
     assert_eq!(fake.received.lock().unwrap().len(), 3, "nothing more reached the provider");
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_classifiers_opt_out_signal_is_recorded_confirmed_once_and_no_plugin_replies() {
+    use smsdesk::config::PluginBindingConfig;
+    use smsdesk::domain::Role;
+    let fake = FakeTwilio::default();
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The tenant taught its classifier a code word of its own, which the
+    // host's detector does not know.
+    let config: toml::Table = toml::from_str(r#"intents = { "opt-out" = ["pineapple protocol now"] }"#).unwrap();
+    let plugins = vec![
+        PluginBindingConfig::new(Role::Classifier, "builtin:keyword-intents").with_config(config),
+        PluginBindingConfig::new(Role::Responder, "builtin:faq-responder"),
+    ];
+    let host = start(dir.path(), vec![tenant(twilio(api_base), plugins)]).await;
+    let base = format!("http://{}", host.addr);
+    let ana = "+15551234567";
+    assert_eq!(check("pineapple protocol now", &Keywords::default()).verdict, Verdict::None, "not the detector's");
+    assert_eq!(text(&base, "SMsig1", ana, "pineapple protocol now").await.status(), 200);
+    settle(&host).await;
+    let ledger = api(&base, "/api/v1/consent?contact=%2B15551234567").await;
+    let events = ledger["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{ledger}");
+    assert_eq!(events[0]["event"], "revocation-detected");
+    assert!(events[0]["matched"].as_str().unwrap().starts_with("plugin signal opt-out=0.9"), "{ledger}");
+    assert_eq!(ledger["current"][ana]["opted_out"], true);
+    assert_eq!(sent_to(&fake, ana, 0), [BRAND_CONFIRMATION], "the confirmation and no plugin reply");
+    // Said again: no second confirmation, and still no plugin reply.
+    assert_eq!(text(&base, "SMsig2", ana, "pineapple protocol now").await.status(), 200);
+    settle(&host).await;
+    assert_eq!(sent_to(&fake, ana, 0), [BRAND_CONFIRMATION]);
+    let conv = wait_for(&base, ana, |c| c["messages"].as_array().unwrap().len() >= 3).await;
+    assert!(outbound(&conv).iter().all(|m| m["author"] != "bot"), "{:?}", outbound(&conv));
+    host.shutdown().await;
+}

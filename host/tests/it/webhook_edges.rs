@@ -243,3 +243,23 @@ async fn every_error_is_the_json_error_shape() {
     }
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_inbox_pages_run_only_their_own_script_and_cannot_be_framed() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(crate::host::log_provider(), crate::host::first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    for path in ["/inbox", "/inbox/app.js", "/inbox/app.css"] {
+        let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let csp = header("content-security-policy");
+        let directives: Vec<&str> = csp.split(';').map(str::trim).collect();
+        for wanted in ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"] {
+            assert!(directives.contains(&wanted), "{path}: `{wanted}` missing from `{csp}`");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    }
+    host.shutdown().await;
+}
