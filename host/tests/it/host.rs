@@ -679,9 +679,16 @@ async fn concurrent_bursts_keep_one_conversation_per_customer_and_one_reply_per_
         let inbound = messages.iter().filter(|m| m["direction"] == "inbound").count();
         assert_eq!(inbound, 6, "each MessageSid stored once for {from}");
         assert_eq!(outbound(&conv).len(), 6, "one reply per message for {from}");
-        // Messages are listed in id order: inbound messages came in round order.
-        let ids: Vec<i64> = messages.iter().map(|m| m["id"].as_i64().unwrap()).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        // Exactly this customer's six MessageSids, each once.
+        let c = customers.iter().position(|x| x == from).unwrap();
+        let mut sids: Vec<&str> = messages
+            .iter()
+            .filter(|m| m["direction"] == "inbound")
+            .map(|m| m["provider_sid"].as_str().unwrap_or(""))
+            .collect();
+        sids.sort();
+        let expected: Vec<String> = (0..6).map(|r| format!("SMburst{c}r{r}")).collect();
+        assert_eq!(sids, expected, "{from}");
         assert_eq!(conv["traces"].as_array().unwrap().iter().filter(|t| t["role"] == "classifier").count(), 6);
     }
     host.shutdown().await;
