@@ -203,7 +203,8 @@ impl Outbox {
                 }
                 Err(error) if send.attempts < MAX_ATTEMPTS => {
                     tracing::warn!(outbox = send.id, %error, "could not settle a send in doubt; asking again later");
-                    settled.push((send.clone(), SendResult::InDoubt { delay_ms: backoff_ms(send.attempts), error }));
+                    let delay_ms = backoff_ms(send.attempts);
+                    settled.push((send, SendResult::InDoubt { delay_ms, error }));
                 }
                 Err(error) => {
                     let error = format!(

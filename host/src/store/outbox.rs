@@ -377,28 +377,18 @@ impl Store {
                     .await?;
                     Self::send_decision_in(&mut tx, send, "deferred", reason, Some(*until), now).await?;
                 }
-                SendResult::Retry { delay_ms, error } => {
+                SendResult::Retry { delay_ms, error } | SendResult::InDoubt { delay_ms, error } => {
+                    // In doubt, attempt_at stays: the next claim asks the provider first.
+                    let in_doubt = i64::from(matches!(result, SendResult::InDoubt { .. }));
                     sqlx::query(
-                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, attempt_at = NULL, last_error = $2,
-                             updated_at = $3
-                         WHERE id = $4",
+                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3,
+                             attempt_at = CASE WHEN $4 = 1 THEN attempt_at ELSE NULL END
+                         WHERE id = $5",
                     )
                     .bind(now + delay_ms)
                     .bind(error)
                     .bind(now)
-                    .bind(send.id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                SendResult::InDoubt { delay_ms, error } => {
-                    // attempt_at stays: the next claim asks the provider first.
-                    sqlx::query(
-                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3
-                         WHERE id = $4",
-                    )
-                    .bind(now + delay_ms)
-                    .bind(error)
-                    .bind(now)
+                    .bind(in_doubt)
                     .bind(send.id)
                     .execute(&mut *tx)
                     .await?;

@@ -157,6 +157,17 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
         assert_eq!(status, 400, "{out}");
         assert!(out["error"].as_str().unwrap().to_lowercase().contains(why), "{why}: {out}");
     }
+    // The component's bytes under another media type (a bare `curl --data-binary`).
+    let r = reqwest::Client::new()
+        .post(format!("{base}/admin/v1/plugins"))
+        .bearer_auth(OPS)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(v1.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert!(r.text().await.unwrap().contains("application/wasm"));
     // A component for another contract version (v1 with every
     // `smsdesk:plugin/…@0.2.0` name rewritten to @0.9.0, same length).
     let other_contract = signed(&replace_all(&v1_unsigned, b"smsdesk:plugin/", b"@0.2.0", b"@0.9.0"));

@@ -7,7 +7,7 @@ use crate::host::{
     ANA, FakeTwilio, NUMBER, TOKEN, first_party_plugins, inbound_params, outbound, start, tenant, text, twilio,
     wait_for,
 };
-use crate::restart::{free_port, spawn, wait_healthy};
+use crate::restart::{free_port, host_config, spawn, wait_healthy};
 use crate::tickets::{ANA_AGENT, helpdesk_tenant, post, ticket_when};
 use serde_json::json;
 use smsdesk::messaging::signature;
@@ -128,35 +128,7 @@ async fn killed_mid_send_again_and_again_each_reply_reaches_the_provider_once() 
     let api_base = fake.start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = dir.path().join("smsdesk.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"{database}
-data_dir = "{data}"
-bind = "127.0.0.1:{port}"
-
-[[tenants]]
-id = "acme"
-name = "Acme"
-numbers = ["{NUMBER}"]
-api_token = "{api_token}"
-provider = {{ kind = "twilio", account_sid = "ACtest", auth_token = "{TOKEN}", base_url = "{api_base}" }}
-
-[[tenants.plugins]]
-role = "classifier"
-plugin = "builtin:keyword-intents"
-
-[[tenants.plugins]]
-role = "responder"
-plugin = "builtin:faq-responder"
-"#,
-            data = dir.path().join("data").display(),
-            database = crate::support::database_line(&dir.path().join("data")),
-            api_token = crate::host::API_TOKEN,
-        ),
-    )
-    .unwrap();
+    let config = host_config(dir.path(), port, &api_base);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut acknowledged: Vec<String> = Vec::new();

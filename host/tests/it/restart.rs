@@ -1,7 +1,7 @@
 //! Killing the process after webhooks were acknowledged loses nothing and
 //! sends nothing twice: after a restart every message gets exactly one reply.
 
-use crate::host::{API_TOKEN, FakeTwilio, TOKEN, api, inbound_params, post_signed};
+use crate::host::{API_TOKEN, FakeTwilio, NUMBER, TOKEN, api, inbound_params, post_signed};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -34,15 +34,10 @@ pub async fn wait_healthy(base: &str) {
     panic!("smsdesk did not become healthy at {base}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_after_the_ack_and_restarting_yields_exactly_one_reply_each() {
-    // Twilio answers slowly, so the kill finds replies still to send.
-    let fake = FakeTwilio::default();
-    fake.answer_delay_ms.store(200, Ordering::SeqCst);
-    let api_base = fake.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("smsdesk.toml");
+/// A `smsdesk serve` configuration in `dir`: one tenant (acme, the first-party
+/// classifier and responder) sending through the Twilio API at `api_base`.
+pub fn host_config(dir: &std::path::Path, port: u16, api_base: &str) -> std::path::PathBuf {
+    let config = dir.join("smsdesk.toml");
     std::fs::write(
         &config,
         format!(
@@ -53,7 +48,7 @@ bind = "127.0.0.1:{port}"
 [[tenants]]
 id = "acme"
 name = "Acme"
-numbers = ["+15557650100"]
+numbers = ["{NUMBER}"]
 api_token = "{API_TOKEN}"
 provider = {{ kind = "twilio", account_sid = "ACtest", auth_token = "{TOKEN}", base_url = "{api_base}" }}
 
@@ -65,11 +60,23 @@ plugin = "builtin:keyword-intents"
 role = "responder"
 plugin = "builtin:faq-responder"
 "#,
-            data = dir.path().join("data").display(),
-            database = crate::support::database_line(&dir.path().join("data")),
+            data = dir.join("data").display(),
+            database = crate::support::database_line(&dir.join("data")),
         ),
     )
     .unwrap();
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_after_the_ack_and_restarting_yields_exactly_one_reply_each() {
+    // Twilio answers slowly, so the kill finds replies still to send.
+    let fake = FakeTwilio::default();
+    fake.answer_delay_ms.store(200, Ordering::SeqCst);
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = host_config(dir.path(), port, &api_base);
     let base = format!("http://127.0.0.1:{port}");
 
     let mut child = spawn(&config);

@@ -27,6 +27,9 @@ fn schemathesis() -> PathBuf {
 /// Run schemathesis against the description at `spec`; the report if it failed.
 fn fuzz(st: &std::path::Path, base: &str, spec: &str, token: &str, dir: &std::path::Path) -> Result<String, String> {
     let out = std::process::Command::new(st)
+        // Its caches (`.schemathesis/`, `.hypothesis/`) go to the test's own
+        // directory, so runs stay independent and nothing lands in the clone.
+        .current_dir(dir)
         .arg("--config-file")
         .arg(dir.join("schemathesis.toml"))
         .arg("run")
