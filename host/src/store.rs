@@ -71,7 +71,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///
 /// Webhook writes come first: while an inbound batch waits for the writer,
 /// background work (pipeline and outbox) does not start a new write, so an
-/// acknowledgement waits for at most the transaction already running.
+/// acknowledgement waits for at most the transaction already running. On
+/// PostgreSQL, which has no single writer, the rule still keeps the
+/// background from taking the machine while acknowledgements wait
+/// (BENCHMARKS.md: without it the webhook p99 at 500/s triples).
 #[derive(Clone, Debug)]
 pub struct Store {
     writer: Pool<Any>,
@@ -156,11 +159,11 @@ impl Store {
     /// is acknowledged to a provider or a person — inbound messages, sends'
     /// results, admin and agent changes — always waits.
     async fn begin_background(&self) -> StoreResult<sqlx::Transaction<'static, Any>> {
-        let mut tx = self.writer.begin().await?;
         if self.engine == Engine::PostgreSQL && self.durability == Durability::Normal {
-            sqlx::query("SET LOCAL synchronous_commit TO OFF").execute(&mut *tx).await?;
+            // One round trip: both statements in one simple query.
+            return Ok(self.writer.begin_with("BEGIN; SET LOCAL synchronous_commit TO OFF").await?);
         }
-        Ok(tx)
+        Ok(self.writer.begin().await?)
     }
 
     /// Called by background writers before they take the writer: let waiting
