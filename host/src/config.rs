@@ -19,6 +19,13 @@ pub struct Config {
     /// `sqlite://PATH` (default: `sqlite://<data_dir>/smsdesk.db`).
     #[serde(default)]
     pub database_url: Option<String>,
+    /// This replica's name on the work leases it takes (several replicas
+    /// share one PostgreSQL database). Restarting a replica under the same
+    /// name releases the leases its earlier run held at once; other
+    /// replicas' leases run out when they stop renewing them. Default:
+    /// `HOSTNAME:PORT` of `bind`.
+    #[serde(default)]
+    pub replica_id: Option<String>,
     /// `normal`: survives a killed process (WAL, synchronous=NORMAL).
     /// `full`: also survives power loss (synchronous=FULL).
     #[serde(default)]
@@ -312,6 +319,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             bind: default_bind(),
             database_url: None,
+            replica_id: None,
             durability: Durability::Normal,
             public_base_url: None,
             pipeline_workers: default_workers(),
@@ -355,7 +363,8 @@ impl Config {
     }
 
     /// Environment overrides: `SMSDESK_DATA_DIR`, `SMSDESK_BIND`,
-    /// `SMSDESK_DATABASE_URL`, `SMSDESK_DURABILITY`, `SMSDESK_PUBLIC_BASE_URL`.
+    /// `SMSDESK_DATABASE_URL`, `SMSDESK_REPLICA_ID`, `SMSDESK_DURABILITY`,
+    /// `SMSDESK_PUBLIC_BASE_URL`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         if let Some(v) = var("SMSDESK_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
@@ -365,6 +374,9 @@ impl Config {
         }
         if let Some(v) = var("SMSDESK_DATABASE_URL") {
             self.database_url = Some(v);
+        }
+        if let Some(v) = var("SMSDESK_REPLICA_ID") {
+            self.replica_id = Some(v);
         }
         if let Some(v) = var("SMSDESK_DURABILITY") {
             self.durability = match v.as_str() {
@@ -391,6 +403,19 @@ impl Config {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("smsdesk.db").display()))
     }
 
+    /// This replica's name (`replica_id`, else `HOSTNAME:PORT`).
+    pub fn replica(&self) -> String {
+        self.replica_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "smsdesk".into());
+            format!("{host}:{}", self.bind.port())
+        })
+    }
+
     fn check(&self) -> Result<(), String> {
         if self.pipeline_workers == 0 || self.outbox_workers == 0 {
             return Err("pipeline_workers and outbox_workers must be at least 1".into());
@@ -399,6 +424,11 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(format!("public_base_url `{url}` must start with http:// or https://"));
+        }
+        if let Some(r) = &self.replica_id
+            && (r.trim().is_empty() || r.len() > 100 || r.contains('#') || r.chars().any(char::is_control))
+        {
+            return Err(format!("replica_id `{r}`: give 1 to 100 printable characters without `#`"));
         }
         let mut ids = std::collections::HashSet::new();
         let mut tokens = std::collections::HashSet::new();
@@ -546,8 +576,11 @@ mod tests {
             "SMSDESK_DATA_DIR" => Some("/var/lib/smsdesk".to_string()),
             _ => None,
         };
+        assert!(config.replica().ends_with(":8080"), "hostname and port by default: {}", config.replica());
         config.apply_env(env).unwrap();
         assert_eq!(config.bind.port(), 9999);
+        config.apply_env(|k: &str| (k == "SMSDESK_REPLICA_ID").then(|| "sms-2".to_string())).unwrap();
+        assert_eq!(config.replica(), "sms-2");
         assert_eq!(config.durability, Durability::Full);
         assert_eq!(config.database_url(), "sqlite:///var/lib/smsdesk/smsdesk.db");
         let bad = |k: &str| (k == "SMSDESK_DURABILITY").then(|| "sometimes".to_string());
@@ -562,6 +595,7 @@ mod tests {
             (base.replace("\"+15557650100\"", "\"5557650100\""), "not an E.164 number"),
             (base.replace("id = \"outfitters\"", "id = \"Outfitters!\""), "tenant id `Outfitters!`"),
             (base.replace("pipeline_workers = 1", "pipeline_workers = 0"), "at least 1"),
+            (base.replace("# replica_id = \"sms-1\"", "replica_id = \"sms#1\""), "replica_id `sms#1`"),
             (base.replace("durability = \"normal\"", "durability = \"maybe\""), "unknown variant `maybe`"),
             (format!("{base}\nunknown_key = 1\n"), "unknown field `unknown_key`"),
             (base.replace("\"sat 10:00-14:00\"", "\"sat 14:00-10:00\""), "the window is empty"),

@@ -85,8 +85,6 @@ pub struct Pipeline {
     pub shadow: tokio::sync::mpsc::Sender<crate::store::ShadowResult>,
 }
 
-/// How long a claimed job stays leased to its worker.
-const JOB_LEASE_MS: i64 = 60_000;
 /// Most jobs a worker claims at once; their outcomes share one transaction.
 const BATCH: i64 = 32;
 
@@ -144,7 +142,7 @@ impl Pipeline {
     async fn work(self) {
         loop {
             let notified = self.jobs.notified();
-            match self.store.claim_jobs(JOB_LEASE_MS, BATCH).await {
+            match self.store.claim_jobs(crate::store::LEASE_MS, BATCH).await {
                 Ok(jobs) if !jobs.is_empty() => {
                     // Identify the batch in one transaction, run each message
                     // through the stages, then write every outcome of the batch

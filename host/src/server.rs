@@ -45,12 +45,30 @@ impl Server {
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = Store::open(&config.database_url(), config.durability).await?.with_clock(config.clock.clone());
+    let store = Store::open(&config.database_url(), config.durability)
+        .await?
+        .with_clock(config.clock.clone())
+        .with_replica(&config.replica());
     store.sync_tenants(&config.tenants).await.context("storing tenants")?;
     let (jobs_resumed, sends_resumed) = store.release_leases().await.context("releasing leases")?;
     if jobs_resumed + sends_resumed > 0 {
         tracing::info!(jobs_resumed, sends_resumed, "resuming work a stopped process had claimed");
     }
+    // The heartbeat: this process's leases stay alive while it runs; when
+    // it stops, they run out and any replica's workers take the work.
+    tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut every = tokio::time::interval(crate::store::LEASE_RENEW_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = store.renew_leases(crate::store::LEASE_MS).await {
+                    tracing::warn!(error = %e, "renewing this process's leases failed; will try again");
+                }
+            }
+        }
+    });
 
     let compile = crate::plugins::CompileLimits {
         memory_bytes: config.plugin_compile_memory_mib.max(64) << 20,

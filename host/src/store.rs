@@ -60,6 +60,15 @@ pub enum StoreError {
     Setup(String),
 }
 
+/// How long a claimed job or send stays leased to its worker's process
+/// without a renewal. The process renews its leases every
+/// `LEASE_RENEW_EVERY` while it runs; a process that died loses them after
+/// at most this long, and another process's workers take the work.
+pub const LEASE_MS: i64 = 30_000;
+
+/// How often a running process renews its leases.
+pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
+
 /// Result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -83,6 +92,10 @@ pub struct Store {
     durability: Durability,
     inbound_waiting: Arc<AtomicUsize>,
     clock: Clock,
+    /// This process's name on the leases it takes: `REPLICA#PID.START`
+    /// (`with_replica`), unique per process, its prefix stable across
+    /// restarts of one replica.
+    owner: Arc<str>,
 }
 
 impl Store {
@@ -110,6 +123,7 @@ impl Store {
             durability,
             inbound_waiting: Arc::new(AtomicUsize::new(0)),
             clock: Clock::default(),
+            owner: lease_owner("local").into(),
         })
     }
 
@@ -128,6 +142,18 @@ impl Store {
     /// The engine it runs on.
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// Name this process's leases after `replica` (a stable name per
+    /// replica: restarting it releases the leases its earlier run held).
+    pub fn with_replica(mut self, replica: &str) -> Store {
+        self.owner = lease_owner(replica).into();
+        self
+    }
+
+    /// The name this process's leases carry.
+    pub fn lease_owner(&self) -> &str {
+        &self.owner
     }
 
     /// Use `clock` for every time the store writes or compares.
@@ -166,6 +192,21 @@ impl Store {
         Ok(self.writer.begin().await?)
     }
 
+    /// Release, at start-up, the leases an earlier run of this process held,
+    /// so its work is taken up at once instead of when the leases run out.
+    /// On SQLite one process owns the database, so that is every lease; on
+    /// PostgreSQL, which replicas share, only those of this replica's earlier
+    /// runs: other replicas' leases are theirs until they stop renewing them.
+    pub async fn release_leases(&self) -> StoreResult<(u64, u64)> {
+        match self.engine {
+            Engine::SQLite => self.release_leases_of(None).await,
+            Engine::PostgreSQL => {
+                let replica = self.owner.split_once('#').map_or(self.owner.as_ref(), |(r, _)| r).to_string();
+                self.release_leases_of(Some(&replica)).await
+            }
+        }
+    }
+
     /// Called by background writers before they take the writer: let waiting
     /// webhook writes go first.
     async fn after_inbound(&self) {
@@ -173,6 +214,14 @@ impl Store {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
     }
+}
+
+/// `REPLICA#PID.NANOS`: unique per process (two processes never share a
+/// pid at the same start instant), with the replica's name before the `#`.
+fn lease_owner(replica: &str) -> String {
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let replica: String = replica.chars().filter(|c| *c != '#').collect();
+    format!("{replica}#{}.{started:x}", std::process::id())
 }
 
 /// Push `(v1, v2, …)` as bound parameters: the list of an `IN`.

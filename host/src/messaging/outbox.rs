@@ -27,8 +27,6 @@ use tokio::sync::Notify;
 
 /// Attempts before a transiently failing message is given up.
 pub const MAX_ATTEMPTS: i64 = 8;
-/// How long a claimed entry stays leased to its worker.
-const LEASE_MS: i64 = 60_000;
 /// Most entries a worker claims and sends at once.
 const BATCH: i64 = 32;
 /// How long a send whose process died mid-call waits before it is settled:
@@ -67,7 +65,7 @@ impl Outbox {
     async fn work(self) {
         loop {
             let notified = self.notify.notified();
-            match self.store.claim_sends(LEASE_MS, BATCH).await {
+            match self.store.claim_sends(crate::store::LEASE_MS, BATCH).await {
                 Ok(sends) if !sends.is_empty() => {
                     // Sends in doubt are settled first, then the consent gate
                     // decides; the start of every call is committed before
@@ -88,7 +86,15 @@ impl Outbox {
                     };
                     let ids: Vec<i64> = sends.iter().map(|s| s.id).collect();
                     let sends = match self.store.begin_attempts(&ids, SETTLE_MS).await {
-                        Ok(()) => sends,
+                        Ok(leased) => {
+                            if leased.len() < sends.len() {
+                                tracing::warn!(
+                                    dropped = sends.len() - leased.len(),
+                                    "sends whose lease another worker holds now were not sent"
+                                );
+                            }
+                            sends.into_iter().filter(|s| leased.contains(&s.id)).collect()
+                        }
                         Err(e) => {
                             // Nothing is sent without its attempt on record; the leases expire.
                             tracing::error!(error = %e, "recording the start of sends failed");

@@ -5,7 +5,7 @@ use crate::domain::{Author, Decision, Intent, Turn};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// An inbound message as the pipeline loads it.
 #[derive(Debug, Clone)]
@@ -577,6 +577,25 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(());
         }
+        self.after_inbound().await;
+        let mut tx = self.begin_background().await?;
+        let now = self.now();
+        // Fencing: only jobs this process still leases are done here. A job
+        // whose lease expired (this process stalled) and was claimed by
+        // another worker is that worker's now; its outcome here is dropped.
+        let mut done = Sql::new("UPDATE jobs SET status = 'done', lease_owner = NULL, updated_at = ");
+        done.push_bind(now).push(" WHERE status = 'pending' AND lease_owner = ").push_bind(self.owner.as_ref());
+        done.push(" AND id IN ");
+        push_list(&mut done, outcomes.iter().map(|o| o.job_id));
+        done.push(" RETURNING id");
+        let owned: HashSet<i64> = done.build().fetch_all(&mut *tx).await?.iter().map(|r| r.get(0)).collect();
+        if owned.len() < outcomes.len() {
+            tracing::warn!(
+                dropped = outcomes.len() - owned.len(),
+                "outcomes of jobs whose lease another worker holds now were dropped"
+            );
+        }
+        let outcomes: Vec<&Outcome> = outcomes.iter().filter(|o| owned.contains(&o.job_id)).collect();
         // What the batch does to each ticket: `tickets::rules::fold_outcomes`.
         let changes =
             crate::tickets::rules::fold_outcomes(outcomes.iter().map(|o| crate::tickets::rules::OutcomeFacts {
@@ -599,9 +618,6 @@ impl Store {
         let profiles: Vec<&(i64, String)> = outcomes.iter().filter_map(|o| o.profile_cache.as_ref()).collect();
         let traces: Vec<&super::NewTrace> = outcomes.iter().flat_map(|o| &o.traces).collect();
 
-        self.after_inbound().await;
-        let mut tx = self.begin_background().await?;
-        let now = self.now();
         Self::insert_traces_in(&mut tx, &traces, now).await?;
         Self::append_consent_in(&mut tx, &consent, now).await?;
         if !profiles.is_empty() {
@@ -611,10 +627,6 @@ impl Store {
             push_list(&mut q, profiles.iter().map(|(id, _)| *id));
             q.build().execute(&mut *tx).await?;
         }
-        let mut done = Sql::new("UPDATE jobs SET status = 'done', updated_at = ");
-        done.push_bind(now).push(" WHERE id IN ");
-        push_list(&mut done, outcomes.iter().map(|o| o.job_id));
-        done.build().execute(&mut *tx).await?;
         Self::enqueue_batch_in(&mut tx, &replies, now).await?;
 
         if !changes.is_empty() {

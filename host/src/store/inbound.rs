@@ -120,7 +120,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.begin_background().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2
+            "UPDATE jobs SET locked_until = $1, lease_owner = $4, attempts = attempts + 1, updated_at = $2
              WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND locked_until < $2 ORDER BY id LIMIT $3{})
              RETURNING id, message_id, attempts",
             self.engine.skip_locked()
@@ -128,6 +128,7 @@ impl Store {
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
+        .bind(self.owner.as_ref())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -140,13 +141,17 @@ impl Store {
     /// Release a job for a later retry, recording why.
     pub async fn retry_job(&self, job_id: i64, delay_ms: i64, error: &str) -> StoreResult<()> {
         let now = self.now();
-        sqlx::query("UPDATE jobs SET locked_until = $1, last_error = $2, updated_at = $3 WHERE id = $4")
-            .bind(now + delay_ms)
-            .bind(error)
-            .bind(now)
-            .bind(job_id)
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET locked_until = $1, lease_owner = NULL, last_error = $2, updated_at = $3
+             WHERE id = $4 AND lease_owner = $5",
+        )
+        .bind(now + delay_ms)
+        .bind(error)
+        .bind(now)
+        .bind(job_id)
+        .bind(self.owner.as_ref())
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -155,19 +160,44 @@ impl Store {
         Ok(sqlx::query("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(&self.reader).await?.get(0))
     }
 
-    /// Release every lease at start-up. One host owns its database (SQLite
-    /// always; PostgreSQL until several replicas share one), so a lease still
-    /// held now belonged to a process that died;
-    /// its jobs and sends are taken up again at once instead of after the lease.
-    pub async fn release_leases(&self) -> StoreResult<(u64, u64)> {
-        let jobs = sqlx::query("UPDATE jobs SET locked_until = 0 WHERE status = 'pending' AND locked_until > 0")
+    /// Keep this process's leases alive: push out every lease it holds on
+    /// work still pending (the heartbeat, `server::start`). A process that
+    /// stops renewing loses its leases when they run out, and any worker of
+    /// any process takes the work.
+    pub async fn renew_leases(&self, lease_ms: i64) -> StoreResult<(u64, u64)> {
+        let until = self.now() + lease_ms;
+        let mut renewed = [0u64; 2];
+        for (i, table) in ["jobs", "outbox"].into_iter().enumerate() {
+            renewed[i] = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET locked_until = $1 WHERE status = 'pending' AND lease_owner = $2"
+            )))
+            .bind(until)
+            .bind(self.owner.as_ref())
             .execute(&self.writer)
             .await?
             .rows_affected();
-        let sends = sqlx::query("UPDATE outbox SET locked_until = 0 WHERE status = 'pending' AND locked_until > 0")
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        Ok((jobs, sends))
+        }
+        Ok((renewed[0], renewed[1]))
+    }
+
+    /// Release the leases of work still pending: all of them (`None`), or
+    /// those an earlier run of `replica` held (its name before the `#`;
+    /// never this process's own). `Store::release_leases` chooses.
+    pub(super) async fn release_leases_of(&self, replica: Option<&str>) -> StoreResult<(u64, u64)> {
+        let mut released = [0u64; 2];
+        for (i, table) in ["jobs", "outbox"].into_iter().enumerate() {
+            let mut q = Sql::new(format!(
+                "UPDATE {table} SET locked_until = 0, lease_owner = NULL WHERE status = 'pending' AND locked_until > 0"
+            ));
+            if let Some(replica) = replica {
+                // Not `LIKE`, which would read `_` and `%` in a name as patterns.
+                q.push(" AND SUBSTR(lease_owner, 1, CAST(")
+                    .push_bind(replica.len() as i64 + 1)
+                    .push(" AS INTEGER)) = ");
+                q.push_bind(format!("{replica}#")).push(" AND lease_owner <> ").push_bind(self.owner.as_ref());
+            }
+            released[i] = q.build().execute(&self.writer).await?.rows_affected();
+        }
+        Ok((released[0], released[1]))
     }
 }

@@ -210,7 +210,7 @@ impl Store {
         let now = self.now();
         let mut tx = self.begin_background().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2
+            "UPDATE outbox SET locked_until = $1, lease_owner = $4, attempts = attempts + 1, updated_at = $2
              WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
                           AND locked_until < $2 ORDER BY id LIMIT $3{})
              RETURNING id, message_id, tenant_id, idempotency_key, attempts, category, subject, answers_message_id,
@@ -220,6 +220,7 @@ impl Store {
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
+        .bind(self.owner.as_ref())
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -265,18 +266,22 @@ impl Store {
     /// until its result is recorded, each entry is in doubt. Should the
     /// process die, the entry becomes due again only after `settle_ms` (when
     /// the dead process's request has long finished at the provider) and is
-    /// then settled by asking the provider.
-    pub async fn begin_attempts(&self, outbox_ids: &[i64], settle_ms: i64) -> StoreResult<()> {
+    /// then settled by asking the provider. Returns the entries this process
+    /// still leases: only those may be sent.
+    pub async fn begin_attempts(&self, outbox_ids: &[i64], settle_ms: i64) -> StoreResult<HashSet<i64>> {
         if outbox_ids.is_empty() {
-            return Ok(());
+            return Ok(HashSet::new());
         }
         self.after_inbound().await;
         let now = self.now();
+        // Fencing: only sends this process still leases; one whose lease ran
+        // out (this process stalled) may be another worker's now.
         let mut q = Sql::new("UPDATE outbox SET attempt_at = ");
-        q.push_bind(now).push(", next_attempt_at = ").push_bind(now + settle_ms).push(" WHERE id IN ");
+        q.push_bind(now).push(", next_attempt_at = ").push_bind(now + settle_ms);
+        q.push(" WHERE status = 'pending' AND lease_owner = ").push_bind(self.owner.as_ref()).push(" AND id IN ");
         push_list(&mut q, outbox_ids.iter().copied());
-        q.build().execute(&self.writer).await?;
-        Ok(())
+        q.push(" RETURNING id");
+        Ok(q.build().fetch_all(&self.writer).await?.iter().map(|r| r.get(0)).collect())
     }
 
     /// Of these provider ids, those already recorded on one of the tenant's
@@ -308,7 +313,8 @@ impl Store {
             })
             .collect();
         if !sent.is_empty() {
-            let mut q = Sql::new("UPDATE outbox SET status = 'sent', attempt_at = NULL, updated_at = ");
+            let mut q =
+                Sql::new("UPDATE outbox SET status = 'sent', attempt_at = NULL, lease_owner = NULL, updated_at = ");
             q.push_bind(now).push(", sent_at = ").push_bind(now).push(" WHERE id IN ");
             push_list(&mut q, sent.iter().map(|(s, _, _)| s.id));
             q.build().execute(&mut *tx).await?;
@@ -337,15 +343,18 @@ impl Store {
                 SendResult::Sent { .. } => {}
                 SendResult::Released => {
                     sqlx::query(
-                        "UPDATE outbox SET locked_until = 0, attempts = attempts - 1, attempt_at = NULL WHERE id = $1",
+                        "UPDATE outbox SET locked_until = 0, lease_owner = NULL, attempts = attempts - 1, attempt_at = NULL
+                         WHERE id = $1 AND lease_owner = $2",
                     )
                     .bind(send.id)
+                    .bind(self.owner.as_ref())
                     .execute(&mut *tx)
                     .await?;
                 }
                 SendResult::Blocked { reason } => {
                     sqlx::query(
-                        "UPDATE outbox SET status = 'blocked', attempt_at = NULL, last_error = $1, updated_at = $2
+                        "UPDATE outbox SET status = 'blocked', attempt_at = NULL, lease_owner = NULL, last_error = $1,
+                             updated_at = $2
                          WHERE id = $3",
                     )
                     .bind(reason)
@@ -365,14 +374,15 @@ impl Store {
                 SendResult::Deferred { until, reason } => {
                     // Waiting is not an attempt.
                     sqlx::query(
-                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, attempts = attempts - 1,
-                             attempt_at = NULL, last_error = $2, updated_at = $3
-                         WHERE id = $4",
+                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, lease_owner = NULL,
+                             attempts = attempts - 1, attempt_at = NULL, last_error = $2, updated_at = $3
+                         WHERE id = $4 AND lease_owner = $5",
                     )
                     .bind(until)
                     .bind(reason)
                     .bind(now)
                     .bind(send.id)
+                    .bind(self.owner.as_ref())
                     .execute(&mut *tx)
                     .await?;
                     Self::send_decision_in(&mut tx, send, "deferred", reason, Some(*until), now).await?;
@@ -381,21 +391,23 @@ impl Store {
                     // In doubt, attempt_at stays: the next claim asks the provider first.
                     let in_doubt = i64::from(matches!(result, SendResult::InDoubt { .. }));
                     sqlx::query(
-                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2, updated_at = $3,
-                             attempt_at = CASE WHEN $4 = 1 THEN attempt_at ELSE NULL END
-                         WHERE id = $5",
+                        "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, lease_owner = NULL, last_error = $2,
+                             updated_at = $3, attempt_at = CASE WHEN $4 = 1 THEN attempt_at ELSE NULL END
+                         WHERE id = $5 AND lease_owner = $6",
                     )
                     .bind(now + delay_ms)
                     .bind(error)
                     .bind(now)
                     .bind(in_doubt)
                     .bind(send.id)
+                    .bind(self.owner.as_ref())
                     .execute(&mut *tx)
                     .await?;
                 }
                 SendResult::Failed { code, error } => {
                     sqlx::query(
-                        "UPDATE outbox SET status = 'failed', attempt_at = NULL, last_error = $1, updated_at = $2
+                        "UPDATE outbox SET status = 'failed', attempt_at = NULL, lease_owner = NULL, last_error = $1,
+                             updated_at = $2
                          WHERE id = $3",
                     )
                     .bind(error)
@@ -572,6 +584,13 @@ impl Store {
         .fetch_one(&self.reader)
         .await?;
         Ok((r.get(0), r.get(1), r.get(2)))
+    }
+
+    /// Sends claimed by a worker whose result is not recorded yet (every
+    /// recorded result clears the lease's owner).
+    pub async fn sends_in_flight(&self) -> StoreResult<i64> {
+        let q = "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lease_owner IS NOT NULL";
+        Ok(sqlx::query(q).fetch_one(&self.reader).await?.get(0))
     }
 
     /// Work waiting: (pipeline jobs pending, outbox sends pending).

@@ -252,11 +252,13 @@ async fn a_reply_queued_before_stop_is_blocked_and_the_confirmation_goes_once() 
     assert_eq!(text(&base, "SMq3", ana, "stop").await.status(), 200);
     // The confirmation goes at once; the bot's reply still waits for its retry.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sent_to(&fake, ana, 1).is_empty() {
+    while sent_to(&fake, ana, 1).is_empty() || host.store.sends_in_flight().await.unwrap() > 0 {
         assert!(Instant::now() < deadline, "the confirmation never went");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    clock.set_ms(clock.now_ms() + 60_000);
+    // Past the first retry's backoff, within the lease (a result still
+    // being recorded keeps its lease).
+    clock.set_ms(clock.now_ms() + 5_000);
     settle(&host).await;
     let conv = wait_for(&base, ana, |c| outbound(c).len() >= 2).await;
     let bodies = sent_to(&fake, ana, 1);
@@ -527,7 +529,9 @@ async fn what_a_21610_teaches_holds_back_the_next_send_to_that_number_in_the_sam
     assert_eq!(text(&base, "SMb1", ana, "where is my order").await.status(), 200);
     assert_eq!(text(&base, "SMb2", ana, "what are your hours?").await.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while fake.received.lock().unwrap().len() < 2 {
+    // Both first attempts made and their results recorded (a result recorded
+    // after the clock moves would be due later than the other).
+    while fake.received.lock().unwrap().len() < 2 || host.store.sends_in_flight().await.unwrap() > 0 {
         assert!(Instant::now() < deadline, "the first attempts never came");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -536,7 +540,9 @@ async fn what_a_21610_teaches_holds_back_the_next_send_to_that_number_in_the_sam
         400,
         serde_json::json!({"code": 21610, "message": "Attempt to send to unsubscribed recipient", "status": 400}),
     ));
-    clock.set_ms(clock.now_ms() + 60_000);
+    // Past both retries' backoff, within the lease (a result still being
+    // recorded keeps its lease).
+    clock.set_ms(clock.now_ms() + 5_000);
     settle(&host).await;
     assert_eq!(fake.received.lock().unwrap().len(), 3, "the second reply was never handed to the provider");
     let conv = wait_for(&base, ana, |c| outbound(c).len() == 2).await;

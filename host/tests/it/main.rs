@@ -10,6 +10,7 @@ mod host;
 mod hostile;
 mod inbox;
 mod languages;
+mod leases;
 mod loading;
 mod plugin_authoring;
 mod plugin_http;
