@@ -151,11 +151,6 @@ impl Store {
         self
     }
 
-    /// The name this process's leases carry.
-    pub fn lease_owner(&self) -> &str {
-        &self.owner
-    }
-
     /// Use `clock` for every time the store writes or compares.
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;

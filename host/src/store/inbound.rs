@@ -190,9 +190,10 @@ impl Store {
                 "UPDATE {table} SET locked_until = 0, lease_owner = NULL WHERE status = 'pending' AND locked_until > 0"
             ));
             if let Some(replica) = replica {
-                // Not `LIKE`, which would read `_` and `%` in a name as patterns.
+                // Not `LIKE`, which would read `_` and `%` in a name as
+                // patterns; `SUBSTR` counts characters, not bytes.
                 q.push(" AND SUBSTR(lease_owner, 1, CAST(")
-                    .push_bind(replica.len() as i64 + 1)
+                    .push_bind(replica.chars().count() as i64 + 1)
                     .push(" AS INTEGER)) = ");
                 q.push_bind(format!("{replica}#")).push(" AND lease_owner <> ").push_bind(self.owner.as_ref());
             }
