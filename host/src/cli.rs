@@ -796,10 +796,32 @@ async fn serve(config: crate::config::Config, demo: Option<()>) -> Result<()> {
     } else {
         println!("smsdesk is listening on http://{addr}");
     }
-    tokio::select! {
-        result = server.wait() => result,
-        _ = tokio::signal::ctrl_c() => Ok(()),
+    server.serve_until(stop_signal()).await
+}
+
+/// Ctrl-C, or SIGTERM (what a process manager or a load balancer's
+/// orchestrator sends to stop a replica).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stopping: finishing the work in flight");
 }
 
 /// Where the CLI keeps precompiled components between runs.

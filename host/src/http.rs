@@ -37,10 +37,10 @@ pub struct AppState {
     pub events: crate::events::Events,
     /// Becomes `true` when the server shuts down (ends event streams).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
-    /// Where uploaded plugin components are kept.
-    pub plugin_dir: std::path::PathBuf,
     /// Largest plugin upload.
     pub max_plugin_bytes: usize,
+    /// This replica's state, for `/readyz`.
+    pub status: Arc<crate::cluster::Status>,
 }
 
 /// Largest webhook or API body accepted.
@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/inbox/app.js", get(inbox::app_js))
         .route("/inbox/app.css", get(inbox::app_css))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(json_errors))
@@ -167,6 +168,46 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
         ("smsdesk_outbox_pending", "Messages waiting in the outbox (incl. deferred).", sends),
     ]);
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// `GET /readyz`: 200 when this replica should get traffic — the database
+/// answers, its migrations are this binary's, every tenant's plugins are
+/// loaded, it is not shutting down; 503 with the reason otherwise.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let mut body = serde_json::json!({
+        "replica": state.store.process(),
+        "engine": state.store.engine().name(),
+        "housekeeping": if state.status.housekeeping.load(Ordering::Relaxed) { "leader" } else { "standby" },
+        "tenants": state.tenants.all().count(),
+    });
+    let problem = if state.status.draining.load(Ordering::Relaxed) {
+        Some("shutting down".to_string())
+    } else {
+        match state.store.schema().await {
+            Err(e) => Some(format!("the database does not answer: {e}")),
+            Ok(schema) => {
+                body["migrations"] = serde_json::json!({ "applied": schema.applied, "known": schema.known });
+                (schema.applied != schema.known).then(|| {
+                    format!("the database is at migration {}, this binary at {}", schema.applied, schema.known)
+                })
+            }
+        }
+    }
+    .or_else(|| {
+        state
+            .tenants
+            .all()
+            .find(|t| !state.bindings.is_loaded(&t.config.id))
+            .map(|t| format!("tenant `{}` has no plugin set loaded", t.config.id))
+    });
+    body["ready"] = problem.is_none().into();
+    if let Some(p) = problem {
+        body["problem"] = p.into();
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
+    axum::Json(body).into_response()
 }
 
 /// The API's OpenAPI 3.1 description (`http/openapi.json`).

@@ -49,6 +49,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Brokered plugin HTTP requests by tenant, plugin and outcome (status class or refusal kind).",
     ),
     (
+        "smsdesk_housekeeping_runs_total",
+        "counter",
+        "Housekeeping sweeps this replica ran (one replica leads at a time).",
+    ),
+    (
         "smsdesk_shadow_results_total",
         "counter",
         "Shadow-run comparisons by tenant: recorded or dropped (recorder full).",
@@ -98,7 +103,11 @@ pub fn render(extra: &[(&str, &str, i64)]) -> String {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         if let Some(series) = r.counters.get(name) {
             for (l, v) in series {
-                let _ = writeln!(out, "{name}{{{l}}} {v}");
+                match l.is_empty() {
+                    true => writeln!(out, "{name} {v}"),
+                    false => writeln!(out, "{name}{{{l}}} {v}"),
+                }
+                .ok();
             }
         }
         if let Some(series) = r.histograms.get(name) {

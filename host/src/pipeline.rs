@@ -14,6 +14,7 @@
 pub mod bindings;
 pub mod breaker;
 pub mod ingest;
+pub mod kv;
 
 use crate::consent::{self, ConsentState, EventKind, Purpose, Source};
 use crate::domain::{ConversationContext, CustomerProfile, Decision, Handoff, InboundMessage, Intent, Priority};
@@ -132,15 +133,27 @@ enum Next {
 
 impl Pipeline {
     /// Run `n` workers until the process ends.
-    pub fn spawn_workers(&self, n: usize) {
-        for _ in 0..n {
-            let pipeline = self.clone();
-            tokio::spawn(async move { pipeline.work().await });
-        }
+    /// Start `n` workers; they stop claiming work when `stop` becomes
+    /// `true`, and end when the batch they hold is done.
+    pub fn spawn_workers(
+        &self,
+        n: usize,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..n)
+            .map(|_| {
+                let pipeline = self.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move { pipeline.work(stop).await })
+            })
+            .collect()
     }
 
-    async fn work(self) {
+    async fn work(self, stop: tokio::sync::watch::Receiver<bool>) {
         loop {
+            if *stop.borrow() {
+                return;
+            }
             let notified = self.jobs.notified();
             match self.store.claim_jobs(crate::store::LEASE_MS, BATCH).await {
                 Ok(jobs) if !jobs.is_empty() => {

@@ -19,7 +19,7 @@ mod wit;
 pub use cache::CacheOutcome;
 pub use compile::CompileLimits;
 pub use error::{FailureKind, PluginError};
-pub use host::{KvError, KvScope, KvStore, MemoryKv, PluginConfig};
+pub use host::{KV_QUOTA, KvError, KvFuture, KvScope, KvStore, MemoryKv, PluginConfig};
 pub use limits::Limits;
 pub use runtime::{CallContext, ComponentInfo, LoadedPlugin, Runtime, RuntimeConfig};
 pub use wit::{WIT_VERSION, WIT_VERSIONS};

@@ -24,15 +24,59 @@ pub struct Server {
     pub store: Store,
     stop: Option<oneshot::Sender<()>>,
     served: tokio::task::JoinHandle<std::io::Result<()>>,
+    status: Arc<crate::cluster::Status>,
+    stop_workers: tokio::sync::watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// How long a shutdown waits for the batches its workers hold.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(20);
+
 impl Server {
+    /// Shut down as a replica should (SIGTERM, Ctrl-C): say not ready, stop
+    /// taking requests and work, let the requests and batches in flight
+    /// finish (up to `grace`), then hand back whatever this process still
+    /// holds so another replica (or the next start) takes it at once.
+    pub async fn drain(mut self, grace: Duration) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        self.status.draining.store(true, Ordering::Relaxed);
+        let _ = self.stop_workers.send(true);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = tokio::time::timeout_at(deadline, &mut self.served).await;
+        let finished = tokio::time::timeout_at(deadline, async {
+            for w in self.workers.drain(..) {
+                let _ = w.await;
+            }
+        })
+        .await
+        .is_ok();
+        let (jobs, sends) = self.store.hand_back_leases().await.context("handing back leases")?;
+        if finished {
+            tracing::info!(jobs, sends, "shut down: work in flight finished");
+        } else {
+            tracing::warn!(jobs, sends, "shut down before the work in flight finished; handed it back");
+        }
+        Ok(())
+    }
+
     /// Stop accepting requests and wait for the HTTP server to finish.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let _ = (&mut self.served).await;
+    }
+
+    /// Serve until `stop` resolves (a signal), then shut down as a replica
+    /// should ([`Server::drain`]); or until the HTTP server fails.
+    pub async fn serve_until(mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::select! {
+            served = &mut self.served => served.context("server task")?.context("serving HTTP"),
+            () = stop => self.drain(DRAIN_GRACE).await,
+        }
     }
 
     /// Serve until the HTTP server stops (Ctrl-C handling is the caller's).
@@ -78,18 +122,32 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: Some(config.plugin_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("plugin-cache"))),
         compile,
+        kv: Arc::new(crate::pipeline::kv::StoreKv::new(store.clone(), crate::plugins::KV_QUOTA)),
         ..RuntimeConfig::default()
     })?;
+    let listener = store.listen().await.context("listening to the other replicas")?;
     let state =
         crate::pipeline::bindings::PluginState::load(&store).await.context("reading managed plugin bindings")?;
-    let bindings = Arc::new(Bindings::load(&runtime, &config.tenants, &state).await?);
+    let bindings = Arc::new(Bindings::load(&runtime, &store, &config.tenants, &state).await?);
     let tenants = Arc::new(Tenants::new(&config.tenants).with_admins(&config.admins));
     if config.watch_plugins {
         tokio::spawn(bindings.clone().watch(store.clone(), Duration::from_millis(500)));
     }
     let jobs = Arc::new(Notify::new());
     let outbox_notify = Arc::new(Notify::new());
-    let events = crate::events::Events::default();
+    // With other replicas (PostgreSQL), ticket events are relayed to them
+    // and theirs come here; plugin changes they announce are swapped in.
+    let events = match store.engine() {
+        crate::store::Engine::PostgreSQL => {
+            let (events, relay) = crate::events::Events::relayed();
+            crate::cluster::spawn_relay(store.clone(), relay);
+            events
+        }
+        crate::store::Engine::SQLite => crate::events::Events::default(),
+    };
+    crate::cluster::spawn_listener(&store, listener, bindings.clone(), events.clone());
+    let status = Arc::new(crate::cluster::Status::default());
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
 
     let listener =
@@ -107,7 +165,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         events: events.clone(),
         shadow: spawn_shadow_recorder(store.clone()),
     };
-    pipeline.spawn_workers(config.pipeline_workers);
+    let mut workers = pipeline.spawn_workers(config.pipeline_workers, workers_stop.clone());
     let outbox = Outbox {
         store: store.clone(),
         tenants: tenants.clone(),
@@ -115,8 +173,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         status_callback: Some(format!("{}/webhooks/twilio/status", base.trim_end_matches('/'))),
         events: events.clone(),
     };
-    outbox.spawn_workers(config.outbox_workers);
-    spawn_housekeeping(store.clone(), tenants.clone(), events.clone());
+    workers.extend(outbox.spawn_workers(config.outbox_workers, workers_stop));
+    crate::cluster::spawn_housekeeping(store.clone(), tenants.clone(), events.clone(), status.clone());
 
     let state = AppState {
         store: store.clone(),
@@ -127,8 +185,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         bindings,
         events: events.clone(),
         shutdown: shutdown_rx,
-        plugin_dir: config.data_dir.join("plugins"),
         max_plugin_bytes: config.max_plugin_bytes,
+        status: status.clone(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(http::serve(listener, state, async move {
@@ -137,27 +195,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         let _ = shutdown_tx.send(true);
     }));
     tracing::info!(%addr, "smsdesk is listening");
-    Ok(Server { addr, store, stop: Some(stop), served })
-}
-
-/// Every two seconds: wake snoozed tickets whose time came, close resolved
-/// ones past their reopen window.
-fn spawn_housekeeping(store: Store, tenants: Arc<Tenants>, events: crate::events::Events) {
-    let windows: Vec<(String, i64)> =
-        tenants.all().map(|t| (t.config.id.clone(), t.config.tickets.reopen_window_hours * 3_600_000)).collect();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            match store.sweep_tickets(&windows).await {
-                Ok(changed) => {
-                    for (tenant, ticket) in changed {
-                        events.publish(&tenant, ticket, "ticket");
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "ticket housekeeping failed"),
-            }
-        }
-    });
+    Ok(Server { addr, store, stop: Some(stop), served, status, stop_workers, workers })
 }
 
 /// Record shadow comparisons in batches, off the message path.

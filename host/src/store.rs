@@ -12,7 +12,9 @@ mod engine;
 mod inbound;
 mod outbox;
 mod plugins;
+mod replicas;
 mod reports;
+mod shared;
 mod sql;
 mod tenants;
 mod tickets;
@@ -28,7 +30,9 @@ pub use plugins::{
     AuditEntry, ManagedBinding, NewPluginVersion, PluginVersion, Publisher, PublisherConflict, SecretHeader,
     SecretListing, ShadowResult, ShadowRun, StoredSecret, Trust,
 };
+pub use replicas::{Channel, Heard, Leadership, Listener, MAX_ANNOUNCEMENT, Schema};
 pub use reports::{ReplayRow, ReportConversation, ReportData, ReportSend};
+pub use shared::KvRefused;
 pub use tickets::{Assignee, ChangeResult, NoteRow, TicketChange, TimelineEntry};
 pub use traces::{NewTrace, TraceRow};
 
@@ -96,6 +100,26 @@ pub struct Store {
     /// (`with_replica`), unique per process, its prefix stable across
     /// restarts of one replica.
     owner: Arc<str>,
+    /// The URL it was opened with, for connections of their own (listening,
+    /// leading). Never logged.
+    url: PrivateUrl,
+}
+
+/// A database URL that shows its password to nobody (`Debug` redacts it).
+#[derive(Clone)]
+struct PrivateUrl(Arc<str>);
+
+impl std::fmt::Debug for PrivateUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+impl std::ops::Deref for PrivateUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Store {
@@ -124,6 +148,7 @@ impl Store {
             inbound_waiting: Arc::new(AtomicUsize::new(0)),
             clock: Clock::default(),
             owner: lease_owner("local").into(),
+            url: PrivateUrl(url.into()),
         })
     }
 
@@ -149,6 +174,11 @@ impl Store {
     pub fn with_replica(mut self, replica: &str) -> Store {
         self.owner = lease_owner(replica).into();
         self
+    }
+
+    /// This process's name on its leases and announcements (`REPLICA#PID.START`).
+    pub fn process(&self) -> &str {
+        &self.owner
     }
 
     /// Use `clock` for every time the store writes or compares.

@@ -77,15 +77,6 @@ pub async fn upload(
             manifest.name
         )));
     }
-    // Store the file by content hash (write, then rename: never half a file).
-    std::fs::create_dir_all(&state.plugin_dir).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let path = state.plugin_dir.join(format!("{}.wasm", info.sha256));
-    if !path.exists() {
-        let tmp = state.plugin_dir.join(format!(".{}.{}.tmp", info.sha256, std::process::id()));
-        std::fs::write(&tmp, &body)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-    }
     let new = NewPluginVersion {
         publisher,
         publisher_key: info.publisher_key.clone(),
@@ -96,9 +87,10 @@ pub async fn upload(
         roles: loaded.roles().iter().map(|r| r.as_str().to_string()).collect(),
         wit_version: info.wit_version.clone().unwrap_or_default(),
         capabilities: manifest.capabilities.iter().map(|c| c.to_string()).collect(),
-        path: path.display().to_string(),
+        // Kept in the database (by content hash), where every replica finds it.
+        path: format!("database:{}", info.sha256),
     };
-    let (version, created) = state.store.add_plugin_version(&new, &who.id).await?;
+    let (version, created) = state.store.add_plugin_version(&new, &body, &who.id).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(serde_json::json!({ "plugin": version, "created": created }))))
 }
@@ -134,9 +126,9 @@ pub async fn remove(
     let who = admin(&state, &headers)?;
     match state.store.remove_plugin_version(id, &who.id).await? {
         None => Err(ApiError::NotFound(format!("no plugin version {id}"))),
-        Some(false) => {
-            Err(ApiError::Conflict(format!("plugin version {id} is bound or kept for rollback; unbind it first")))
-        }
+        Some(false) => Err(ApiError::Conflict(format!(
+            "plugin version {id} is bound, kept for rollback or in a running shadow run; unbind it (or end the run) first"
+        ))),
         Some(true) => Ok(StatusCode::NO_CONTENT),
     }
 }
@@ -245,14 +237,11 @@ fn parse_role(role: &str) -> Result<Role, ApiError> {
     role.parse().map_err(|_| ApiError::BadRequest(format!("unknown role `{role}`; use classifier, crm or responder")))
 }
 
-/// Build the tenant's set from what the store says now and swap it in.
+/// Build the tenant's set from what the store says now, swap it in, and
+/// tell the other replicas to do the same.
 async fn reload(state: &AppState, tenant: &str) -> Result<(), ApiError> {
-    let plugin_state = crate::pipeline::bindings::PluginState::load(&state.store)
-        .await
-        .map_err(|e| ApiError::Internal(format!("{e:#}")))?;
-    let plugins =
-        state.bindings.build(tenant, &plugin_state).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
-    state.bindings.install(tenant, plugins);
+    state.bindings.reload(Some(tenant)).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    crate::cluster::announce_plugins(&state.store, Some(tenant)).await;
     Ok(())
 }
 
@@ -853,12 +842,11 @@ pub async fn publisher_delete(
     }
 }
 
-/// Rebuild every tenant's set (a change that concerns all of them).
+/// Rebuild every tenant's set (a change that concerns all of them), here
+/// and on every replica.
 async fn reload_all(state: &AppState) -> Result<(), ApiError> {
-    let tenants: Vec<String> = state.tenants.all().map(|t| t.config.id.clone()).collect();
-    for tenant in tenants {
-        reload(state, &tenant).await?;
-    }
+    state.bindings.reload(None).await.map_err(|e| ApiError::Internal(format!("{e:#}")))?;
+    crate::cluster::announce_plugins(&state.store, None).await;
     Ok(())
 }
 

@@ -55,15 +55,27 @@ pub fn backoff_ms(attempt: i64) -> i64 {
 
 impl Outbox {
     /// Run `n` workers until the process ends.
-    pub fn spawn_workers(&self, n: usize) {
-        for _ in 0..n {
-            let outbox = self.clone();
-            tokio::spawn(async move { outbox.work().await });
-        }
+    /// Start `n` workers; they stop claiming work when `stop` becomes
+    /// `true`, and end when the batch they hold is done.
+    pub fn spawn_workers(
+        &self,
+        n: usize,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..n)
+            .map(|_| {
+                let outbox = self.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move { outbox.work(stop).await })
+            })
+            .collect()
     }
 
-    async fn work(self) {
+    async fn work(self, stop: tokio::sync::watch::Receiver<bool>) {
         loop {
+            if *stop.borrow() {
+                return;
+            }
             let notified = self.notify.notified();
             match self.store.claim_sends(crate::store::LEASE_MS, BATCH).await {
                 Ok(sends) if !sends.is_empty() => {

@@ -153,6 +153,8 @@ pub struct ShadowSpec {
 /// Bindings of every tenant, swappable per tenant.
 pub struct Bindings {
     runtime: Runtime,
+    /// Where uploaded components are kept.
+    store: crate::store::Store,
     configs: HashMap<String, TenantConfig>,
     /// Loaded components by source (`builtin:…`, a path, or `sha256:…`).
     loaded: tokio::sync::Mutex<HashMap<String, Arc<LoadedPlugin>>>,
@@ -186,9 +188,15 @@ impl TenantPlugins {
 impl Bindings {
     /// Load every configured plugin and every managed binding (each distinct
     /// component once; compiled ones come from the cache) and bind them.
-    pub async fn load(runtime: &Runtime, tenants: &[TenantConfig], state: &PluginState) -> anyhow::Result<Bindings> {
+    pub async fn load(
+        runtime: &Runtime,
+        store: &crate::store::Store,
+        tenants: &[TenantConfig],
+        state: &PluginState,
+    ) -> anyhow::Result<Bindings> {
         let bindings = Bindings {
             runtime: runtime.clone(),
+            store: store.clone(),
             configs: tenants.iter().map(|t| (t.id.clone(), t.clone())).collect(),
             loaded: Default::default(),
             by_tenant: Default::default(),
@@ -218,13 +226,42 @@ impl Bindings {
         Ok(p)
     }
 
-    /// An uploaded version's component (loaded once, by content hash).
+    /// An uploaded version's component (loaded once, by content hash), read
+    /// from the database; a version uploaded before components were kept
+    /// there is read from its file.
     pub async fn version(&self, v: &crate::store::PluginVersion) -> anyhow::Result<Arc<LoadedPlugin>> {
-        let path = v.path.clone();
-        self.component(&format!("sha256:{}", v.sha256), || {
-            std::fs::read(&path).with_context(|| format!("cannot read plugin {path}"))
-        })
-        .await
+        let source = format!("sha256:{}", v.sha256);
+        if let Some(p) = self.loaded.lock().await.get(&source) {
+            return Ok(p.clone());
+        }
+        let bytes = match self.store.plugin_component(&v.sha256).await? {
+            Some(bytes) => bytes,
+            None => std::fs::read(&v.path).with_context(|| format!("cannot read plugin {}", v.path))?,
+        };
+        let plugin = self.component(&source, || Ok(bytes)).await?;
+        anyhow::ensure!(
+            plugin.info().sha256 == v.sha256,
+            "the stored component of {} {} does not have its recorded hash",
+            v.identity(),
+            v.version
+        );
+        Ok(plugin)
+    }
+
+    /// Build `tenant`'s set (every tenant's with `None`) from what the store
+    /// says now and swap it in: after an admin change on this replica, or
+    /// when another replica announces one.
+    pub async fn reload(&self, tenant: Option<&str>) -> anyhow::Result<()> {
+        let state = PluginState::load(&self.store).await?;
+        let tenants: Vec<String> = match tenant {
+            Some(t) => vec![t.to_string()],
+            None => self.configs.keys().cloned().collect(),
+        };
+        for tenant in tenants {
+            let plugins = self.build(&tenant, &state).await?;
+            self.install(&tenant, plugins);
+        }
+        Ok(())
     }
 
     /// A tenant's plugin set from its configuration and `managed` bindings
@@ -445,6 +482,11 @@ impl Bindings {
                 }
             }
         }
+    }
+
+    /// Has `tenant`'s set been built and swapped in?
+    pub fn is_loaded(&self, tenant: &str) -> bool {
+        self.by_tenant.read().unwrap_or_else(|p| p.into_inner()).contains_key(tenant)
     }
 
     /// Is `tenant` configured?

@@ -1,7 +1,7 @@
 //! Inbound messages and their processing jobs.
 
 use super::{Sql, Store, StoreResult};
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 use std::collections::HashMap;
 
 /// A verified, redacted inbound message to store with its processing job.
@@ -198,6 +198,24 @@ impl Store {
                 q.push_bind(format!("{replica}#")).push(" AND lease_owner <> ").push_bind(self.owner.as_ref());
             }
             released[i] = q.build().execute(&self.writer).await?.rows_affected();
+        }
+        Ok((released[0], released[1]))
+    }
+
+    /// Hand back the leases this process holds (shutting down): the work
+    /// is anyone's at once, and a worker of this process that is still
+    /// running can no longer record a result for it (results are fenced to
+    /// the lease's holder).
+    pub async fn hand_back_leases(&self) -> StoreResult<(u64, u64)> {
+        let mut released = [0u64; 2];
+        for (i, table) in ["jobs", "outbox"].into_iter().enumerate() {
+            released[i] = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE {table} SET locked_until = 0, lease_owner = NULL WHERE status = 'pending' AND lease_owner = $1"
+            )))
+            .bind(self.owner.as_ref())
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
         }
         Ok((released[0], released[1]))
     }

@@ -175,9 +175,20 @@ impl Store {
 
     /// Record an uploaded version (or return the one with the same hash, and
     /// whether it was new), with its audit entry.
-    pub async fn add_plugin_version(&self, v: &NewPluginVersion, actor: &str) -> StoreResult<(PluginVersion, bool)> {
+    pub async fn add_plugin_version(
+        &self,
+        v: &NewPluginVersion,
+        component: &[u8],
+        actor: &str,
+    ) -> StoreResult<(PluginVersion, bool)> {
         let mut tx = self.writer.begin().await?;
         let now = self.now();
+        // The bytes, by content hash, for every replica to load.
+        sqlx::query("INSERT INTO plugin_components (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING")
+            .bind(&v.sha256)
+            .bind(component.to_vec())
+            .execute(&mut *tx)
+            .await?;
         if let Some(r) = sqlx::query(AssertSqlSafe(format!(
             "SELECT {VERSION_COLUMNS} FROM plugin_versions WHERE sha256 = $1 AND removed_at IS NULL"
         )))
@@ -408,11 +419,20 @@ impl Store {
                         || serde_json::from_str::<Vec<i64>>(r.get::<&str, _>(1)).unwrap_or_default().contains(&id)
                 },
             );
-        if uses {
+        let shadowed = sqlx::query("SELECT 1 FROM shadow_runs WHERE candidate_version_id = $1 AND status = 'running'")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if uses || shadowed {
             return Ok(Some(false));
         }
         sqlx::query("UPDATE plugin_versions SET removed_at = $1 WHERE id = $2")
             .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM plugin_components WHERE sha256 = (SELECT sha256 FROM plugin_versions WHERE id = $1)")
             .bind(id)
             .execute(&mut *tx)
             .await?;

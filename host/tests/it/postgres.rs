@@ -11,9 +11,18 @@
 
 use std::process::Command;
 
-/// Modules whose tests never open a store: not run again.
-const NO_STORAGE: &[&str] =
-    &["postgres::", "sandbox::", "loading::", "broker::", "consent_property::", "tidy::", "plugin_authoring::"];
+/// Modules not run again: their tests never open a store, or (`replicas::`)
+/// always run on PostgreSQL.
+const NO_STORAGE: &[&str] = &[
+    "postgres::",
+    "replicas::",
+    "sandbox::",
+    "loading::",
+    "broker::",
+    "consent_property::",
+    "tidy::",
+    "plugin_authoring::",
+];
 
 #[test]
 fn every_storage_test_passes_on_postgresql() {
@@ -49,7 +58,7 @@ fn every_storage_test_passes_on_postgresql() {
 /// The PostgreSQL server to test against; `None` inside the PostgreSQL run
 /// itself, or when `SMSDESK_TEST_SKIP_POSTGRES=1` asks for SQLite only (said
 /// loudly, with what was `skipped`). Unset without that flag, the test fails.
-fn postgres_server(skipped: &str) -> Option<String> {
+pub fn postgres_server(skipped: &str) -> Option<String> {
     if crate::support::on_postgres() {
         return None; // the PostgreSQL run itself (skipped there anyway)
     }
