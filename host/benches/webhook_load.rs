@@ -15,6 +15,12 @@
 //! statement's count and the time waited for it). A PostgreSQL run uses a fresh database named after URL's
 //! (`…_bench_<pid>`), dropped afterwards.
 //!
+//! With `--replicas 1,2` (and `--database-url`) it measures `smsdesk serve`
+//! processes instead, all on one fresh PostgreSQL database, the webhooks
+//! spread across them round robin (signed for one public URL, as behind a
+//! load balancer): throughput, p99, each replica's CPU time per message
+//! and its resident memory at rest and at its peak under load.
+//!
 //! After the timed parts, each engine processes 1,000 more messages while
 //! the bench counts the SQL statements sqlx executes (its `sqlx::query`
 //! events; the bench's own polling subtracted) and, on PostgreSQL, the
@@ -107,6 +113,12 @@ struct Options {
     pg_workers: Vec<usize>,
     /// Skip the SQLite runs (`--postgres-only`), e.g. while profiling.
     postgres_only: bool,
+    /// `--replicas 1,2`: instead of the in-process runs, `smsdesk serve`
+    /// processes on one PostgreSQL database (needs `--database-url`).
+    replicas: Vec<usize>,
+    /// `--replica-workers W`: each replica's `pipeline_workers` (default:
+    /// the host's default, as a user runs it).
+    replica_workers: Option<usize>,
 }
 
 fn options() -> Options {
@@ -118,6 +130,8 @@ fn options() -> Options {
         database_url: None,
         pg_workers: vec![1, 4],
         postgres_only: false,
+        replicas: Vec::new(),
+        replica_workers: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -138,6 +152,15 @@ fn options() -> Options {
                 o.postgres_only = true;
                 i += 1;
                 continue;
+            }
+            "--replica-workers" => o.replica_workers = Some(value().expect("--replica-workers W") as usize),
+            "--replicas" => {
+                o.replicas = args
+                    .get(i + 1)
+                    .expect("--replicas 1,2")
+                    .split(',')
+                    .map(|w| w.parse().expect("--replicas 1,2"))
+                    .collect()
             }
             "--pg-workers" => {
                 o.pg_workers = args
@@ -512,12 +535,228 @@ async fn bare_axum_run(o: &Options) {
     );
 }
 
+/// The public URL every replica is reached at (behind the load balancer):
+/// what Twilio signs.
+const PUBLIC: &str = "http://bench.example";
+
+/// A process's CPU seconds and resident memory (MiB), from `/proc`.
+fn process_cpu_rss(pid: u32) -> (f64, f64) {
+    let cpu = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| {
+            let rest = t.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0);
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| {
+            let line = t.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0);
+    (cpu, rss)
+}
+
+/// `n` `smsdesk serve` processes on one fresh PostgreSQL database, webhooks
+/// spread across them: throughput, p99 at the fixed rate, each replica's
+/// CPU time per message and memory.
+async fn replicas_run(o: &Options, server_url: &str, n: usize) {
+    use sqlx::Connection as _;
+    let db = format!("{}_replicas_{}_{n}", server_url.trim_end_matches('/'), std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let workers_line = o.replica_workers.map(|w| format!("pipeline_workers = {w}\n")).unwrap_or_default();
+    let workers = o.replica_workers.map_or("the default number of".to_string(), |w| w.to_string());
+    let mut children = Vec::new();
+    let mut bases = Vec::new();
+    for r in 0..n {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let data = dir.path().join(format!("r{r}"));
+        std::fs::create_dir_all(&data).unwrap();
+        let config = data.join("smsdesk.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"database_url = "{db}"
+data_dir = "{data}"
+bind = "127.0.0.1:{port}"
+replica_id = "r{r}"
+public_base_url = "{PUBLIC}"
+{workers_line}
+[[tenants]]
+id = "bench"
+name = "Bench"
+numbers = ["{NUMBER}"]
+provider = {{ kind = "log", auth_token = "{TOKEN}" }}
+tickets = {{ business_hours = ["24/7"] }}
+
+[[tenants.plugins]]
+role = "crm"
+plugin = "builtin:demo-crm"
+
+[[tenants.plugins]]
+role = "classifier"
+plugin = "builtin:keyword-intents"
+
+[[tenants.plugins]]
+role = "responder"
+plugin = "builtin:faq-responder"
+"#,
+                data = data.display(),
+            ),
+        )
+        .unwrap();
+        // One after the other: the first creates and migrates the database.
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("SMSDESK_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting smsdesk serve");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "replica {r} did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        children.push(child);
+        bases.push(base);
+    }
+    let mut conn = sqlx::PgConnection::connect(&db).await.unwrap();
+    let pending = async |conn: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetch_one(conn).await.unwrap()
+    };
+    let signed_for = format!("{PUBLIC}/webhooks/twilio/sms");
+    let urls: Vec<String> = bases.iter().map(|b| format!("{b}/webhooks/twilio/sms")).collect();
+    // Every replica's share of a batch of requests, round robin.
+    let spread = |reqs: Vec<Request>| -> Vec<Vec<Request>> {
+        let mut shares = vec![Vec::new(); n];
+        for (i, r) in reqs.into_iter().enumerate() {
+            shares[i % n].push(r);
+        }
+        shares
+    };
+    let burst_all = async |reqs: Vec<Request>| {
+        let per = o.concurrency.div_ceil(n);
+        let mut tasks = Vec::new();
+        for (share, url) in spread(reqs).into_iter().zip(&urls) {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move { burst(&url, share, per).await }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    };
+    let wait = async |conn: &mut sqlx::PgConnection| {
+        while pending(conn).await > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    burst_all(requests(&signed_for, "warm", 200)).await;
+    wait(&mut conn).await;
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
+    let at_rest: Vec<(f64, f64)> = pids.iter().map(|p| process_cpu_rss(*p)).collect();
+    let pg_before = cpu_now();
+
+    // Sample memory while the burst runs.
+    let peak = Arc::new(std::sync::Mutex::new(vec![0.0f64; n]));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (peak, sampling, pids) = (peak.clone(), sampling.clone(), pids.clone());
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                for (i, p) in pids.iter().enumerate() {
+                    let rss = process_cpu_rss(*p).1;
+                    let mut peak = peak.lock().unwrap();
+                    peak[i] = peak[i].max(rss);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    burst_all(requests(&signed_for, "load", o.messages)).await;
+    let acked = started.elapsed();
+    wait(&mut conn).await;
+    let processed = started.elapsed();
+    sampling.store(false, Ordering::Relaxed);
+    sampler.await.unwrap();
+    let after: Vec<(f64, f64)> = pids.iter().map(|p| process_cpu_rss(*p)).collect();
+    let pg_after = cpu_now();
+    let cpu: Vec<String> = at_rest
+        .iter()
+        .zip(&after)
+        .enumerate()
+        .map(|(i, (b, a))| format!("r{i} {:.2}", (a.0 - b.0) * 1000.0 / o.messages as f64))
+        .collect();
+    let memory: Vec<String> = at_rest
+        .iter()
+        .zip(peak.lock().unwrap().iter())
+        .enumerate()
+        .map(|(i, (rest, peak))| format!("r{i} {:.0} → {:.0}", rest.1, peak))
+        .collect();
+    println!(
+        "smsdesk (PostgreSQL, {n} replica process{}, {workers} pipeline workers each): {} messages, {} clients: \
+         acknowledged in {:.2} s, all replies queued after {:.2} s = {:.0} messages/s fully processed; \
+         ms CPU per message: {}, PostgreSQL {:.2}; RSS MiB at rest → peak under load: {}",
+        if n == 1 { "" } else { "es" },
+        o.messages,
+        o.concurrency,
+        acked.as_secs_f64(),
+        processed.as_secs_f64(),
+        o.messages as f64 / processed.as_secs_f64(),
+        cpu.join(", "),
+        (pg_after.postgres - pg_before.postgres) * 1000.0 / o.messages as f64,
+        memory.join(", "),
+    );
+
+    // Latency at the fixed rate, spread across the replicas.
+    let total = (o.rate * o.seconds) as usize;
+    let per_rate = (o.rate / n as u64).max(1);
+    let mut tasks = Vec::new();
+    for (share, url) in spread(requests(&signed_for, "rate", total)).into_iter().zip(&urls) {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move { fixed_rate(&url, share, per_rate).await }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    lat.sort();
+    println!(
+        "smsdesk (PostgreSQL, {n} replica process{}): {} webhooks at {}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        if n == 1 { "" } else { "es" },
+        lat.len(),
+        per_rate * n as u64,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        pct(&lat, 1.0)
+    );
+    wait(&mut conn).await;
+    drop(conn);
+    for mut c in children {
+        let _ = std::process::Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let _ = c.wait();
+    }
+    drop_database(&db).await;
+}
+
 fn main() {
     use tracing_subscriber::layer::SubscriberExt as _;
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(StatementCounter)).unwrap();
     let o = options();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
+        if !o.replicas.is_empty() {
+            let url = o.database_url.clone().expect("--replicas needs --database-url postgres://…");
+            bare_axum_run(&o).await;
+            for &n in &o.replicas {
+                replicas_run(&o, &url, n).await;
+            }
+            return;
+        }
         bare_axum_run(&o).await;
         if !o.postgres_only {
             smsdesk_run(&o, Durability::Normal, None, 1).await;

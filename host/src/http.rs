@@ -171,8 +171,9 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
 }
 
 /// `GET /readyz`: 200 when this replica should get traffic — the database
-/// answers, its migrations are this binary's, every tenant's plugins are
-/// loaded, it is not shutting down; 503 with the reason otherwise.
+/// answers and has at least this binary's migrations, every tenant's
+/// plugins are loaded, it is not shutting down; 503 with the reason
+/// otherwise.
 async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     use std::sync::atomic::Ordering;
@@ -189,8 +190,10 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
             Err(e) => Some(format!("the database does not answer: {e}")),
             Ok(schema) => {
                 body["migrations"] = serde_json::json!({ "applied": schema.applied, "known": schema.known });
-                (schema.applied != schema.known).then(|| {
-                    format!("the database is at migration {}, this binary at {}", schema.applied, schema.known)
+                // Ahead is fine: a newer replica migrated during a rolling
+                // upgrade, and migrations only add.
+                (schema.applied < schema.known).then(|| {
+                    format!("the database is at migration {}, this binary needs {}", schema.applied, schema.known)
                 })
             }
         }

@@ -48,6 +48,18 @@ impl Engine {
         }
     }
 
+    /// The statement that makes claims of sends run one at a time, until the
+    /// claiming transaction ends (so each sees the leases the one before it
+    /// took): on PostgreSQL a transaction advisory lock, shared by every
+    /// process on the database; SQLite's single writer already serialises.
+    pub fn serialise_claims(self) -> Option<&'static str> {
+        match self {
+            Engine::SQLite => None,
+            // The key: "smsdesk outbox claim", any fixed number.
+            Engine::PostgreSQL => Some("SELECT pg_advisory_xact_lock(7283013001)"),
+        }
+    }
+
     /// The statement that makes a read transaction see one snapshot: SQLite's
     /// read transactions already do; PostgreSQL's default (READ COMMITTED)
     /// gives each statement its own, so a ticket read as three queries could

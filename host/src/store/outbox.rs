@@ -185,7 +185,7 @@ impl Store {
         }
         let mut outbox = Sql::new(
             "INSERT INTO outbox (tenant_id, message_id, idempotency_key, category, subject, answers_message_id,
-                 expires_at, status, next_attempt_at, created_at, updated_at) ",
+                 expires_at, status, next_attempt_at, created_at, updated_at, recipient) ",
         );
         outbox.push_values(&entries, |mut row, (m, id)| {
             row.push_bind(&m.tenant_id)
@@ -198,7 +198,8 @@ impl Store {
                 .push("'pending'")
                 .push_bind(now)
                 .push_bind(now)
-                .push_bind(now);
+                .push_bind(now)
+                .push_bind(&m.to);
         });
         outbox.build().execute(&mut **tx).await?;
         Ok(entries.len())
@@ -209,10 +210,21 @@ impl Store {
         self.after_inbound().await;
         let now = self.now();
         let mut tx = self.begin_background().await?;
+        // One claim at a time (PostgreSQL: until this commits; SQLite: the
+        // one writer), so each sees the leases the one before it took.
+        if let Some(serialise) = self.engine.serialise_claims() {
+            sqlx::query(serialise).execute(&mut *tx).await?;
+        }
+        // Not a send whose recipient has another send leased (in flight):
+        // one at a time per number, whichever worker or process holds it.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE outbox SET locked_until = $1, lease_owner = $4, attempts = attempts + 1, updated_at = $2
-             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
-                          AND locked_until < $2 ORDER BY id LIMIT $3{})
+             WHERE id IN (SELECT id FROM outbox o WHERE status = 'pending' AND next_attempt_at <= $2
+                          AND locked_until < $2
+                          AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.status = 'pending'
+                              AND b.tenant_id = o.tenant_id AND b.recipient = o.recipient
+                              AND b.locked_until >= $2 AND b.id <> o.id)
+                          ORDER BY id LIMIT $3{})
              RETURNING id, message_id, tenant_id, idempotency_key, attempts, category, subject, answers_message_id,
                  expires_at, attempt_at",
             self.engine.skip_locked()

@@ -137,3 +137,62 @@ async fn a_worker_whose_lease_was_taken_over_can_neither_send_nor_record() {
         .unwrap();
     assert_eq!(a.outbox_counts().await.unwrap(), (0, 1, 0));
 }
+
+/// Sends to one number go one at a time, whichever worker (or process: the
+/// rule is the claim's, in the database) holds them: with four outbox
+/// workers and a provider that takes 250 ms to answer, seven messages to
+/// one customer reach the provider each after the one before was answered,
+/// so what one send teaches (a 21610, a cap) is known before the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_to_one_number_go_one_at_a_time_whatever_worker_holds_them() {
+    use crate::tickets::{ANA_AGENT, helpdesk_tenant, post, ticket_when};
+    let fake = FakeTwilio::default();
+    fake.answer_delay_ms.store(250, std::sync::atomic::Ordering::SeqCst);
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut acme = helpdesk_tenant();
+    acme.provider = twilio(api_base);
+    let host = smsdesk::server::start(Config {
+        data_dir: dir.path().to_path_buf(),
+        database_url: crate::support::database_url(dir.path()),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        tenants: vec![acme],
+        outbox_workers: 4,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let base = format!("http://{}", host.addr);
+    assert_eq!(text(&base, "SMone1", ANA, "talk to a person").await.status(), 200);
+    let t = ticket_when(&base, ANA_AGENT, ANA, |t| t["owner"] == "human").await;
+    let id = t["id"].as_i64().unwrap();
+    // Six agent replies at once, and one to another customer beside them.
+    for i in 0..6 {
+        post(
+            &base,
+            &format!("/api/v1/tickets/{id}/reply"),
+            ANA_AGENT,
+            serde_json::json!({"body": format!("reply {i}")}),
+        )
+        .await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let times = loop {
+        let times: Vec<jiff::Timestamp> =
+            fake.messages.lock().unwrap().iter().filter(|m| m.to == ANA).map(|m| m.created).collect();
+        if times.len() >= 7 {
+            break times;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {} of 7 messages reached the provider", times.len());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(times.len(), 7, "one handoff notice and six replies, each once");
+    for pair in times.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(
+            gap >= jiff::SignedDuration::from_millis(240),
+            "two sends to one number were in flight at once ({gap:?} apart): {times:?}"
+        );
+    }
+    host.shutdown().await;
+}
