@@ -119,6 +119,8 @@ struct Options {
     /// `--replica-workers W`: each replica's `pipeline_workers` (default:
     /// the host's default, as a user runs it).
     replica_workers: Option<usize>,
+    /// `--memory`: a replica's memory by tenants bound and calls served.
+    memory: bool,
 }
 
 fn options() -> Options {
@@ -132,6 +134,7 @@ fn options() -> Options {
         postgres_only: false,
         replicas: Vec::new(),
         replica_workers: None,
+        memory: false,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -150,6 +153,11 @@ fn options() -> Options {
             }
             "--postgres-only" => {
                 o.postgres_only = true;
+                i += 1;
+                continue;
+            }
+            "--memory" => {
+                o.memory = true;
                 i += 1;
                 continue;
             }
@@ -743,12 +751,125 @@ plugin = "builtin:faq-responder"
     drop_database(&db).await;
 }
 
+/// One `smsdesk serve` (SQLite) with `first_party` tenants on the
+/// first-party plugins and `js` tenants on the JavaScript example responder:
+/// resident memory at rest, then after each of five rounds of 10 messages
+/// to every tenant — memory should follow bindings, not calls served.
+async fn memory_run(_o: &Options) {
+    let js_path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/example-plugins/order-desk.wasm");
+    let js_path = std::env::var("SMSDESK_BENCH_JS").map(std::path::PathBuf::from).unwrap_or(js_path);
+    assert!(
+        js_path.exists(),
+        "{} is missing: build the examples first (examples/plugins/build.sh target/tmp/example-plugins)",
+        js_path.display()
+    );
+    for (first_party, js) in [(1usize, 0usize), (100, 0), (100, 20), (101, 20)] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut toml = format!(
+            "data_dir = \"{}\"\nbind = \"127.0.0.1:{port}\"\npublic_base_url = \"{PUBLIC}\"\n",
+            dir.path().display()
+        );
+        let number = |i: usize| format!("+1555770{i:04}");
+        for i in 0..first_party + js {
+            toml.push_str(&format!(
+                "\n[[tenants]]\nid = \"t{i}\"\nname = \"Tenant {i}\"\nnumbers = [\"{}\"]\n\
+                 provider = {{ kind = \"log\", auth_token = \"{TOKEN}\" }}\n\
+                 tickets = {{ business_hours = [\"24/7\"] }}\n",
+                number(i)
+            ));
+            let plugins: Vec<(&str, String)> = if i < first_party {
+                vec![
+                    ("crm", "builtin:demo-crm".into()),
+                    ("classifier", "builtin:keyword-intents".into()),
+                    ("responder", "builtin:faq-responder".into()),
+                ]
+            } else {
+                vec![("classifier", "builtin:keyword-intents".into()), ("responder", js_path.display().to_string())]
+            };
+            for (role, plugin) in plugins {
+                toml.push_str(&format!("\n[[tenants.plugins]]\nrole = \"{role}\"\nplugin = \"{plugin}\"\n"));
+            }
+        }
+        let config = dir.path().join("smsdesk.toml");
+        std::fs::write(&config, toml).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("SMSDESK_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starting smsdesk serve");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "the host did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pid = child.id();
+        let at_rest = process_cpu_rss(pid).1;
+        let pending = async || -> i64 {
+            let text = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("smsdesk_pipeline_jobs_pending "))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(-1)
+        };
+        let signed_for = format!("{PUBLIC}/webhooks/twilio/sms");
+        let url = format!("{base}/webhooks/twilio/sms");
+        let mut peak = at_rest;
+        let mut after = Vec::new();
+        for round in 0..5 {
+            let mut reqs = Vec::new();
+            for t in 0..first_party + js {
+                for k in 0..10 {
+                    let sid = format!("SMmem{round}x{t}x{k}");
+                    let from = format!("+1555{:07}", t * 10 + k);
+                    let params: Vec<(String, String)> = [
+                        ("MessageSid", sid.as_str()),
+                        ("From", from.as_str()),
+                        ("To", number(t).as_str()),
+                        ("Body", TEXTS[k % TEXTS.len()]),
+                    ]
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect();
+                    let signature = signature::sign(TOKEN, &signed_for, &params);
+                    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+                    reqs.push(Request { body, signature });
+                }
+            }
+            burst(&url, reqs, 16).await;
+            while pending().await != 0 {
+                peak = peak.max(process_cpu_rss(pid).1);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let rss = process_cpu_rss(pid).1;
+            peak = peak.max(rss);
+            after.push(rss);
+        }
+        let rounds: Vec<String> = after.iter().map(|r| format!("{r:.1}")).collect();
+        println!(
+            "memory: {first_party} tenants on the first-party plugins + {js} on the JavaScript responder: \
+             RSS {at_rest:.1} MiB at rest; after each round of 10 messages per tenant: {} MiB; peak {peak:.1} MiB",
+            rounds.join(", ")
+        );
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let _ = child.wait();
+    }
+}
+
 fn main() {
     use tracing_subscriber::layer::SubscriberExt as _;
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(StatementCounter)).unwrap();
     let o = options();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
+        if o.memory {
+            memory_run(&o).await;
+            return;
+        }
         if !o.replicas.is_empty() {
             let url = o.database_url.clone().expect("--replicas needs --database-url postgres://…");
             bare_axum_run(&o).await;

@@ -126,6 +126,36 @@ pub fn outbound(conv: &serde_json::Value) -> Vec<serde_json::Value> {
     conv["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").cloned().collect()
 }
 
+/// `/readyz` for a load balancer, on either engine: ready, with the
+/// database's migrations against this binary's, the tenants loaded and
+/// (within a housekeeping period) this process leading housekeeping.
+#[tokio::test]
+async fn readyz_says_the_host_should_get_traffic_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start(dir.path(), vec![tenant(log_provider(), first_party_plugins())]).await;
+    let base = format!("http://{}", host.addr);
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().text().await.unwrap(), "ok");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ready = loop {
+        let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        if body["housekeeping"] == "leader" {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "this host never led housekeeping: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["engine"], if crate::support::on_postgres() { "PostgreSQL" } else { "SQLite" });
+    assert_eq!(ready["tenants"], 1);
+    let migrations = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap().count();
+    assert_eq!(ready["migrations"]["applied"], migrations);
+    assert_eq!(ready["migrations"]["known"], migrations);
+    assert!(ready["replica"].as_str().unwrap().contains('#'), "{ready}");
+    host.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_signed_webhook_gets_a_reply_through_the_log_provider() {
     let dir = tempfile::tempdir().unwrap();
