@@ -581,3 +581,94 @@ async fn housekeeping_runs_on_one_replica_at_a_time_and_moves_when_it_dies() {
         moved.as_millis()
     ));
 }
+
+/// `smsdesk demo` twice on one database and two ports is a two-replica demo:
+/// the same bot answers through either, and a conversation started on one is
+/// read back through the other's API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_demo_processes_on_one_database_are_one_demo() {
+    use smsdesk::demo::{DEMO_API_TOKEN, DEMO_CUSTOMER};
+    let Some(db) = TestDb::new("demo") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut demos = Vec::new();
+    for name in ["a", "b"] {
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join(format!("{name}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+            .args(["demo", "--database-url", &db.url(), "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(dir.path().join(name))
+            .env("SMSDESK_LOG", "info")
+            .env("SMSDESK_CACHE_DIR", crate::support::shared_cache_dir())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting smsdesk demo");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status() == 200) {
+            let log = std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap_or_default();
+            assert!(Instant::now() < deadline, "demo {name} never became ready:\n{log}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        demos.push((child, base));
+    }
+    // `smsdesk chat` through each, as the README says.
+    let chat = |server: String, line: &'static str| {
+        tokio::task::spawn_blocking(move || {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+                .args(["chat", "--server", &server])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(line.as_bytes()).unwrap();
+            String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+        })
+    };
+    let through_a = chat(demos[0].1.clone(), "What are your hours?\n").await.unwrap();
+    assert!(through_a.contains("bot> We're open"), "{through_a}");
+    let through_b = chat(demos[1].1.clone(), "Where is my order?\n").await.unwrap();
+    assert!(through_b.contains("bot> Hi Ana! Your order #1042"), "{through_b}");
+    // One conversation, the same through either replica's API.
+    let read = |base: String| async move {
+        let list: Value = reqwest::Client::new()
+            .get(format!("{base}/api/v1/conversations"))
+            .bearer_auth(DEMO_API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let conversations = list["conversations"].as_array().unwrap().clone();
+        assert_eq!(conversations.len(), 1, "{list}");
+        assert_eq!(conversations[0]["contact"], DEMO_CUSTOMER);
+        let id = conversations[0]["id"].clone();
+        let detail: Value = reqwest::Client::new()
+            .get(format!("{base}/api/v1/conversations/{id}"))
+            .bearer_auth(DEMO_API_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let bodies: Vec<String> = detail["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| format!("{}: {}", m["author"].as_str().unwrap(), m["body"].as_str().unwrap()))
+            .collect();
+        (id, bodies)
+    };
+    let (on_a, on_b) = (read(demos[0].1.clone()).await, read(demos[1].1.clone()).await);
+    assert_eq!(on_a, on_b, "both replicas read the same conversation");
+    let (_, bodies) = on_a;
+    assert_eq!(bodies.len(), 4, "{bodies:?}");
+    assert!(bodies[0] == "customer: What are your hours?" && bodies[2] == "customer: Where is my order?", "{bodies:?}");
+    for (mut child, _) in demos {
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        assert!(child.wait().unwrap().success());
+    }
+}
