@@ -121,6 +121,11 @@ struct Options {
     replica_workers: Option<usize>,
     /// `--memory`: a replica's memory by tenants bound and calls served.
     memory: bool,
+    /// `--rounds R` (with `--memory`): rounds of 10 messages per tenant.
+    rounds: usize,
+    /// `--tenants-only F,J` (with `--memory`): only F first-party and J
+    /// JavaScript tenants.
+    tenants_only: Option<(usize, usize)>,
 }
 
 fn options() -> Options {
@@ -135,6 +140,8 @@ fn options() -> Options {
         replicas: Vec::new(),
         replica_workers: None,
         memory: false,
+        rounds: 5,
+        tenants_only: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -161,6 +168,16 @@ fn options() -> Options {
                 i += 1;
                 continue;
             }
+            "--tenants-only" => {
+                let v: Vec<usize> = args
+                    .get(i + 1)
+                    .expect("--tenants-only F,J")
+                    .split(',')
+                    .map(|n| n.parse().expect("--tenants-only F,J"))
+                    .collect();
+                o.tenants_only = Some((v[0], v.get(1).copied().unwrap_or(0)));
+            }
+            "--rounds" => o.rounds = value().expect("--rounds R") as usize,
             "--replica-workers" => o.replica_workers = Some(value().expect("--replica-workers W") as usize),
             "--replicas" => {
                 o.replicas = args
@@ -753,9 +770,10 @@ plugin = "builtin:faq-responder"
 
 /// One `smsdesk serve` (SQLite) with `first_party` tenants on the
 /// first-party plugins and `js` tenants on the JavaScript example responder:
-/// resident memory at rest, then after each of five rounds of 10 messages
-/// to every tenant — memory should follow bindings, not calls served.
-async fn memory_run(_o: &Options) {
+/// resident memory at rest, then after each of `--rounds` (default 5)
+/// rounds of 10 messages to every tenant — memory should follow bindings,
+/// not calls served. `--tenants-only 100,20` measures one configuration.
+async fn memory_run(o: &Options) {
     let js_path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tmp/example-plugins/order-desk.wasm");
     let js_path = std::env::var("SMSDESK_BENCH_JS").map(std::path::PathBuf::from).unwrap_or(js_path);
@@ -764,7 +782,11 @@ async fn memory_run(_o: &Options) {
         "{} is missing: build the examples first (examples/plugins/build.sh target/tmp/example-plugins)",
         js_path.display()
     );
-    for (first_party, js) in [(1usize, 0usize), (100, 0), (100, 20), (101, 20)] {
+    let configurations = match o.tenants_only {
+        Some(one) => vec![one],
+        None => vec![(1usize, 0usize), (100, 0), (100, 20), (101, 20)],
+    };
+    for (first_party, js) in configurations {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut toml = format!(
@@ -820,7 +842,7 @@ async fn memory_run(_o: &Options) {
         let url = format!("{base}/webhooks/twilio/sms");
         let mut peak = at_rest;
         let mut after = Vec::new();
-        for round in 0..5 {
+        for round in 0..o.rounds {
             let mut reqs = Vec::new();
             for t in 0..first_party + js {
                 for k in 0..10 {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -123,6 +123,9 @@ pub const KV_MAX_KEY: usize = 256;
 pub const KV_MAX_VALUE: usize = 64 << 10;
 /// Most bytes (keys + values) per scope.
 pub const KV_QUOTA: usize = 1 << 20;
+/// The most time per call spent waiting on the key-value store that does
+/// not count against the call's deadline.
+pub const KV_WAIT_EXCUSED: Duration = Duration::from_secs(1);
 
 /// A boxed future, so stores can be used as trait objects.
 pub type KvFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, KvError>> + Send + 'a>>;
@@ -305,8 +308,13 @@ pub struct CallState {
     pub owner: Arc<str>,
     /// Canned HTTP answers instead of the network.
     pub http_fake: Option<broker::Fake>,
-    /// When the current call must be finished (brokered requests get what remains).
+    /// When the current call must be finished (brokered requests get what
+    /// remains). Time the call waits on the host's key-value store moves it
+    /// out (up to [`KV_WAIT_EXCUSED`] per call): the host's database is not
+    /// the plugin's to blame.
     pub deadline: Instant,
+    /// Key-value waits excused so far in this call.
+    pub kv_waited: Duration,
     pub http_requests: u32,
     pub logs_written: u32,
     pub memory: MemoryCap,
@@ -325,6 +333,7 @@ impl CallState {
         self.owner = ctx.identity.clone().unwrap_or_else(|| self.plugin.clone());
         self.http_fake = ctx.http_fake.clone();
         self.deadline = deadline;
+        self.kv_waited = Duration::ZERO;
         self.http_requests = 0;
         self.logs_written = 0;
         self.memory.exceeded = false;
@@ -365,6 +374,7 @@ impl CallState {
             kv_space: None,
             http_fake: None,
             deadline: Instant::now(),
+            kv_waited: Duration::ZERO,
             http_requests: 0,
             logs_written: 0,
             memory: MemoryCap { limit: memory_limit, exceeded: false },
@@ -435,10 +445,21 @@ impl CallState {
         Ok(())
     }
 
+    /// Excuse `waited` (a key-value call's time) from the call's deadline,
+    /// up to [`KV_WAIT_EXCUSED`] in all.
+    fn excuse(&mut self, waited: Duration) {
+        let excused = waited.min(KV_WAIT_EXCUSED.saturating_sub(self.kv_waited));
+        self.kv_waited += excused;
+        self.deadline += excused;
+    }
+
     async fn kv_get(&mut self, key: String) -> Result<Option<Vec<u8>>, KvError> {
         self.check_key(&key)?;
         let scope = self.scope();
-        self.kv.get(&scope, &key).await
+        let started = Instant::now();
+        let result = self.kv.get(&scope, &key).await;
+        self.excuse(started.elapsed());
+        result
     }
 
     async fn kv_set(&mut self, key: String, value: Vec<u8>) -> Result<(), KvError> {
@@ -447,13 +468,19 @@ impl CallState {
             return Err(KvError::ValueTooLarge);
         }
         let scope = self.scope();
-        self.kv.set(&scope, &key, value).await
+        let started = Instant::now();
+        let result = self.kv.set(&scope, &key, value).await;
+        self.excuse(started.elapsed());
+        result
     }
 
     async fn kv_delete(&mut self, key: String) -> Result<(), KvError> {
         self.check_key(&key)?;
         let scope = self.scope();
-        self.kv.delete(&scope, &key).await
+        let started = Instant::now();
+        let result = self.kv.delete(&scope, &key).await;
+        self.excuse(started.elapsed());
+        result
     }
 
     /// A brokered request: checked against the binding's policy, bounded by

@@ -71,7 +71,7 @@ macro_rules! run_role {
                     .map_err(|e| $self.err(Some($role), FailureKind::InvalidComponent, root_cause(&e)))?;
                 Ok($call.await)
             };
-            flatten(tokio::time::timeout($deadline + DEADLINE_GRACE, run).await)
+            flatten(tokio::time::timeout($deadline + DEADLINE_GRACE + super::host::KV_WAIT_EXCUSED, run).await)
         };
         ($store, used, calls, raw)
     }};
@@ -594,7 +594,16 @@ impl LoadedPlugin {
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.memory);
         self.arm(&mut store, deadline);
-        store.epoch_deadline_trap();
+        // At the armed tick: stop, unless the call's deadline moved out
+        // (time excused for waits on the host's key-value store).
+        let tick = self.runtime.tick;
+        store.epoch_deadline_callback(move |ctx| {
+            let left = ctx.data().deadline.saturating_duration_since(Instant::now());
+            Ok(match left.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 {
+                0 => wasmtime::UpdateDeadline::Interrupt,
+                ticks => wasmtime::UpdateDeadline::Continue(ticks),
+            })
+        });
         store
     }
 

@@ -213,3 +213,45 @@ async fn idle_warm_instances_of_many_tenants_never_starve_new_calls() {
     // And another plugin still gets instances.
     crate::support::good_call_works(&runtime).await;
 }
+
+/// Time a call spends waiting on the host's key-value store is the host's,
+/// not the plugin's: with a store that takes 150 ms per operation, a
+/// classifier with a 100 ms deadline that reads and writes one key still
+/// answers (two waits, 300 ms, excused); its own computing keeps its deadline
+/// (`an_infinite_loop_stops_at_its_deadline`).
+#[tokio::test]
+async fn waiting_on_the_hosts_key_value_store_does_not_count_against_the_deadline() {
+    use smsdesk::plugins::{KvFuture, KvScope, KvStore, MemoryKv, RuntimeConfig};
+    struct Slow(MemoryKv);
+    impl KvStore for Slow {
+        fn get<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>> {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                self.0.get(scope, key).await
+            })
+        }
+        fn set<'a>(&'a self, scope: &'a KvScope, key: &'a str, value: Vec<u8>) -> KvFuture<'a, ()> {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                self.0.set(scope, key, value).await
+            })
+        }
+        fn delete<'a>(&'a self, scope: &'a KvScope, key: &'a str) -> KvFuture<'a, ()> {
+            Box::pin(async move { self.0.delete(scope, key).await })
+        }
+    }
+    let runtime = smsdesk::plugins::Runtime::new(RuntimeConfig {
+        cache_dir: Some(shared_cache_dir()),
+        kv: std::sync::Arc::new(Slow(MemoryKv::default())),
+        ..Default::default()
+    })
+    .unwrap();
+    let counter = load(&runtime, &test_guests::KV_COUNTER).await;
+    assert_eq!(counter.limits().classify_deadline, Duration::from_millis(100));
+    for n in 1..=2 {
+        let started = Instant::now();
+        let intents = counter.classify(&call("acme"), &message("hello"), &context()).await.expect("not a deadline");
+        assert_eq!(intents[0].label, format!("count-{n}"));
+        assert!(started.elapsed() >= Duration::from_millis(300), "both waits happened: {:?}", started.elapsed());
+    }
+}
