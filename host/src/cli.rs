@@ -1200,7 +1200,7 @@ async fn open_existing(config: &crate::config::Config) -> Result<crate::store::S
     if !crate::store::Store::exists(&url).await? {
         bail!("no database at {}: start the host with this configuration first", shown.trim_start_matches("sqlite://"));
     }
-    Ok(crate::store::Store::open(&url, config.durability).await?)
+    Ok(crate::store::Store::open_pooled(&url, config.durability, config.database_max_connections).await?)
 }
 
 async fn report(config: Option<&Path>, tenant: &str, since: &str, until: Option<&str>, format: &str) -> Result<()> {

@@ -26,6 +26,11 @@ pub struct Config {
     /// `HOSTNAME:PORT` of `bind`.
     #[serde(default)]
     pub replica_id: Option<String>,
+    /// PostgreSQL: connections this replica's pool opens at most (it also
+    /// keeps one for listening to the other replicas and, while it leads
+    /// housekeeping, one for the lock). SQLite: unused.
+    #[serde(default = "default_database_max_connections")]
+    pub database_max_connections: u32,
     /// `normal`: survives a killed process (WAL, synchronous=NORMAL).
     /// `full`: also survives power loss (synchronous=FULL).
     #[serde(default)]
@@ -300,6 +305,9 @@ fn default_data_dir() -> PathBuf {
 fn default_bind() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
+fn default_database_max_connections() -> u32 {
+    crate::store::DEFAULT_MAX_CONNECTIONS
+}
 fn default_workers() -> usize {
     1
 }
@@ -320,6 +328,7 @@ impl Default for Config {
             bind: default_bind(),
             database_url: None,
             replica_id: None,
+            database_max_connections: default_database_max_connections(),
             durability: Durability::Normal,
             public_base_url: None,
             pipeline_workers: default_workers(),
@@ -378,6 +387,11 @@ impl Config {
         if let Some(v) = var("SMSDESK_REPLICA_ID") {
             self.replica_id = Some(v);
         }
+        if let Some(v) = var("SMSDESK_DATABASE_MAX_CONNECTIONS") {
+            self.database_max_connections = v
+                .parse()
+                .map_err(|_| format!("SMSDESK_DATABASE_MAX_CONNECTIONS: `{v}` is not a number of connections"))?;
+        }
         if let Some(v) = var("SMSDESK_DURABILITY") {
             self.durability = match v.as_str() {
                 "normal" => Durability::Normal,
@@ -419,6 +433,12 @@ impl Config {
     fn check(&self) -> Result<(), String> {
         if self.pipeline_workers == 0 || self.outbox_workers == 0 {
             return Err("pipeline_workers and outbox_workers must be at least 1".into());
+        }
+        if !(2..=1000).contains(&self.database_max_connections) {
+            return Err(format!(
+                "database_max_connections = {}: give 2 to 1000 (webhooks and background work each need one)",
+                self.database_max_connections
+            ));
         }
         if let Some(url) = &self.public_base_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
@@ -597,6 +617,10 @@ mod tests {
             (base.replace("pipeline_workers = 1", "pipeline_workers = 0"), "at least 1"),
             (base.replace("# replica_id = \"sms-1\"", "replica_id = \"sms#1\""), "replica_id `sms#1`"),
             (base.replace("durability = \"normal\"", "durability = \"maybe\""), "unknown variant `maybe`"),
+            (
+                base.replace("durability = \"normal\"", "durability = \"normal\"\ndatabase_max_connections = 1"),
+                "database_max_connections = 1: give 2 to 1000",
+            ),
             (format!("{base}\nunknown_key = 1\n"), "unknown field `unknown_key`"),
             (base.replace("\"sat 10:00-14:00\"", "\"sat 14:00-10:00\""), "the window is empty"),
             (base.replace("token_sha256 = \"9f8a", "token_sha256 = \"zz8a"), "64 hex digits"),

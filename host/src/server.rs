@@ -89,7 +89,7 @@ impl Server {
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let store = Store::open(&config.database_url(), config.durability)
+    let store = Store::open_pooled(&config.database_url(), config.durability, config.database_max_connections)
         .await?
         .with_clock(config.clock.clone())
         .with_replica(&config.replica());

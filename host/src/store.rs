@@ -70,6 +70,10 @@ pub enum StoreError {
 /// at most this long, and another process's workers take the work.
 pub const LEASE_MS: i64 = 30_000;
 
+/// Pooled PostgreSQL connections per process unless configured
+/// (`database_max_connections`).
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
 /// How often a running process renews its leases.
 pub const LEASE_RENEW_EVERY: Duration = Duration::from_secs(10);
 
@@ -126,10 +130,16 @@ impl Store {
     /// Open (creating if missing) and migrate the database at `url`:
     /// `sqlite://PATH` or `postgres://USER@HOST[:PORT]/DB`.
     pub async fn open(url: &str, durability: Durability) -> StoreResult<Store> {
+        Self::open_pooled(url, durability, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// [`Store::open`] with at most `max_connections` pooled connections on
+    /// PostgreSQL (`database_max_connections`; SQLite has its own fixed set).
+    pub async fn open_pooled(url: &str, durability: Durability, max_connections: u32) -> StoreResult<Store> {
         let engine = Engine::of(url)?;
         let opened = match engine {
             Engine::SQLite => engine::sqlite::open(url, durability).await,
-            Engine::PostgreSQL => engine::postgres::open(url).await,
+            Engine::PostgreSQL => engine::postgres::open(url, max_connections).await,
         };
         // One line that names the database, whatever went wrong.
         let (writer, reader) = opened.map_err(|e| match e {

@@ -89,6 +89,11 @@ impl Replica {
     /// A replica named `name` of tenant acme (first-party plugins, the
     /// Twilio API at `api_base`, agent Rosa, host admin Ops) on `db`.
     fn configure(dir: &std::path::Path, name: &'static str, db: &TestDb, api_base: &str) -> Replica {
+        Self::configure_with(dir, name, db, api_base, "")
+    }
+
+    /// [`Replica::configure`] with `extra` top-level settings.
+    fn configure_with(dir: &std::path::Path, name: &'static str, db: &TestDb, api_base: &str, extra: &str) -> Replica {
         let port = free_port();
         let data = dir.join(name);
         std::fs::create_dir_all(&data).unwrap();
@@ -101,7 +106,7 @@ data_dir = "{data}"
 bind = "127.0.0.1:{port}"
 replica_id = "{name}"
 plugin_cache_dir = "{cache}"
-
+{extra}
 [[admins]]
 id = "ops"
 name = "Ops"
@@ -679,5 +684,60 @@ async fn two_demo_processes_on_one_database_are_one_demo() {
         let pid = child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         assert!(child.wait().unwrap().success());
+    }
+}
+
+/// `database_max_connections` bounds what a replica opens on PostgreSQL,
+/// however many requests arrive at once: the pool, plus one connection
+/// listening to the other replicas and one holding the housekeeping lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_opens_no_more_database_connections_than_configured() {
+    let Some(db) = TestDb::new("pool") else { return };
+    let fake = FakeTwilio::default();
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Replica::configure_with(dir.path(), "a", &db, &api_base, "database_max_connections = 3\n");
+    a.start().await;
+    let mut load = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let base = a.base.clone();
+        load.spawn(async move {
+            let from = format!("+155534000{i:02}");
+            let r = post_signed(
+                &base,
+                "/webhooks/twilio/sms",
+                &inbound_params(&format!("SMpool{i}"), &from, "hello"),
+                TOKEN,
+            )
+            .await;
+            assert_eq!(r.status(), 200);
+        });
+    }
+    for _ in 0..40 {
+        let base = a.base.clone();
+        load.spawn(async move {
+            for _ in 0..5 {
+                crate::host::api(&base, "/api/v1/conversations?limit=50").await;
+            }
+        });
+    }
+    let mut most = 0;
+    while !load.is_empty() {
+        let open = db
+            .count(&format!(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                db.name
+            ))
+            .await;
+        most = most.max(open);
+        while let Some(done) = load.try_join_next() {
+            done.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(most <= 3 + 2, "replica a had {most} connections open with database_max_connections = 3");
+    assert!(most >= 3, "the load used the pool ({most} connections seen)");
+    for i in 0..20 {
+        first_reply(&a.base, &format!("+155534000{i:02}")).await;
     }
 }

@@ -6,9 +6,6 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, Connection, Executor, Pool};
 use std::time::Duration;
 
-/// Connections per host process.
-const MAX_CONNECTIONS: u32 = 16;
-
 /// Does the database `url` names exist?
 pub async fn exists(url: &str) -> StoreResult<bool> {
     super::install_drivers();
@@ -96,11 +93,11 @@ fn with_statement_cache(url: &str) -> String {
 }
 
 /// Create (if missing) and migrate the database; one pool serves reads and writes.
-pub async fn open(url: &str) -> StoreResult<(Pool<Any>, Pool<Any>)> {
+pub async fn open(url: &str, max_connections: u32) -> StoreResult<(Pool<Any>, Pool<Any>)> {
     super::install_drivers();
     ensure_database(url).await?;
     let pool = AnyPoolOptions::new()
-        .max_connections(MAX_CONNECTIONS)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(30))
         .connect(&with_statement_cache(url))
         .await
