@@ -584,6 +584,25 @@ fn process_cpu_rss(pid: u32) -> (f64, f64) {
     (cpu, rss)
 }
 
+/// Start `smsdesk serve --config CONFIG` listening on `port`; returns once
+/// its `/readyz` says ready (or panics after five minutes).
+async fn serve(config: &std::path::Path, port: u16) -> (std::process::Child, String) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("SMSDESK_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starting smsdesk serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+        assert!(Instant::now() < deadline, "{} did not become ready", config.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
 /// `n` `smsdesk serve` processes on one fresh PostgreSQL database, webhooks
 /// spread across them: throughput, p99 at the fixed rate, each replica's
 /// CPU time per message and memory.
@@ -633,19 +652,7 @@ plugin = "builtin:faq-responder"
         )
         .unwrap();
         // One after the other: the first creates and migrates the database.
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("SMSDESK_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("starting smsdesk serve");
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
-            assert!(Instant::now() < deadline, "replica {r} did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (child, base) = serve(&config, port).await;
         children.push(child);
         bases.push(base);
     }
@@ -816,19 +823,7 @@ async fn memory_run(o: &Options) {
         }
         let config = dir.path().join("smsdesk.toml");
         std::fs::write(&config, toml).unwrap();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smsdesk"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("SMSDESK_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("starting smsdesk serve");
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(300);
-        while !reqwest::get(format!("{base}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
-            assert!(Instant::now() < deadline, "the host did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (mut child, base) = serve(&config, port).await;
         let pid = child.id();
         let at_rest = process_cpu_rss(pid).1;
         let pending = async || -> i64 {

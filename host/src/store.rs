@@ -234,10 +234,10 @@ impl Store {
     /// runs: other replicas' leases are theirs until they stop renewing them.
     pub async fn release_leases(&self) -> StoreResult<(u64, u64)> {
         match self.engine {
-            Engine::SQLite => self.release_leases_of(None).await,
+            Engine::SQLite => self.release_leases_of(inbound::Leases::All).await,
             Engine::PostgreSQL => {
                 let replica = self.owner.split_once('#').map_or(self.owner.as_ref(), |(r, _)| r).to_string();
-                self.release_leases_of(Some(&replica)).await
+                self.release_leases_of(inbound::Leases::EarlierRunsOf(&replica)).await
             }
         }
     }

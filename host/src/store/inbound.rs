@@ -1,7 +1,7 @@
 //! Inbound messages and their processing jobs.
 
 use super::{Sql, Store, StoreResult};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 use std::collections::HashMap;
 
 /// A verified, redacted inbound message to store with its processing job.
@@ -180,22 +180,27 @@ impl Store {
         Ok((renewed[0], renewed[1]))
     }
 
-    /// Release the leases of work still pending: all of them (`None`), or
-    /// those an earlier run of `replica` held (its name before the `#`;
-    /// never this process's own). `Store::release_leases` chooses.
-    pub(super) async fn release_leases_of(&self, replica: Option<&str>) -> StoreResult<(u64, u64)> {
+    /// Release the leases of work still pending that `whose` names.
+    /// `Store::release_leases` (start-up) and `hand_back_leases` choose.
+    pub(super) async fn release_leases_of(&self, whose: Leases<'_>) -> StoreResult<(u64, u64)> {
         let mut released = [0u64; 2];
         for (i, table) in ["jobs", "outbox"].into_iter().enumerate() {
             let mut q = Sql::new(format!(
                 "UPDATE {table} SET locked_until = 0, lease_owner = NULL WHERE status = 'pending' AND locked_until > 0"
             ));
-            if let Some(replica) = replica {
-                // Not `LIKE`, which would read `_` and `%` in a name as
-                // patterns; `SUBSTR` counts characters, not bytes.
-                q.push(" AND SUBSTR(lease_owner, 1, CAST(")
-                    .push_bind(replica.chars().count() as i64 + 1)
-                    .push(" AS INTEGER)) = ");
-                q.push_bind(format!("{replica}#")).push(" AND lease_owner <> ").push_bind(self.owner.as_ref());
+            match whose {
+                Leases::All => {}
+                Leases::EarlierRunsOf(replica) => {
+                    // Not `LIKE`, which would read `_` and `%` in a name as
+                    // patterns; `SUBSTR` counts characters, not bytes.
+                    q.push(" AND SUBSTR(lease_owner, 1, CAST(")
+                        .push_bind(replica.chars().count() as i64 + 1)
+                        .push(" AS INTEGER)) = ");
+                    q.push_bind(format!("{replica}#")).push(" AND lease_owner <> ").push_bind(self.owner.as_ref());
+                }
+                Leases::Mine => {
+                    q.push(" AND lease_owner = ").push_bind(self.owner.as_ref());
+                }
             }
             released[i] = q.build().execute(&self.writer).await?.rows_affected();
         }
@@ -207,16 +212,18 @@ impl Store {
     /// running can no longer record a result for it (results are fenced to
     /// the lease's holder).
     pub async fn hand_back_leases(&self) -> StoreResult<(u64, u64)> {
-        let mut released = [0u64; 2];
-        for (i, table) in ["jobs", "outbox"].into_iter().enumerate() {
-            released[i] = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE {table} SET locked_until = 0, lease_owner = NULL WHERE status = 'pending' AND lease_owner = $1"
-            )))
-            .bind(self.owner.as_ref())
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        }
-        Ok((released[0], released[1]))
+        self.release_leases_of(Leases::Mine).await
     }
+}
+
+/// Whose leases `release_leases_of` releases.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Leases<'a> {
+    /// Every process's (SQLite: one process owns the file).
+    All,
+    /// Those an earlier run of this replica held (its name before the `#`;
+    /// never this process's own).
+    EarlierRunsOf(&'a str),
+    /// This process's own.
+    Mine,
 }

@@ -230,6 +230,18 @@ impl Drop for Replica {
     }
 }
 
+/// Replicas `a` and `b` on `db`, sending through `fake`, both ready; the
+/// directory holding their files lives as long as the first value.
+async fn two_replicas(db: &TestDb, fake: &FakeTwilio) -> (tempfile::TempDir, Replica, Replica) {
+    let api_base = fake.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Replica::configure(dir.path(), "a", db, &api_base);
+    let mut b = Replica::configure(dir.path(), "b", db, &api_base);
+    a.start().await;
+    b.start().await;
+    (dir, a, b)
+}
+
 /// The bot's replies to `contact`, read through `base`'s API.
 async fn replies(base: &str, contact: &str) -> Vec<String> {
     let list = crate::host::api(base, "/api/v1/conversations?limit=500").await;
@@ -266,12 +278,7 @@ async fn killing_a_replica_mid_load_loses_nothing_and_sends_nothing_twice() {
     // Twilio answers slowly, so sends are in flight when a replica dies.
     let fake = FakeTwilio::default();
     fake.answer_delay_ms.store(150, Ordering::SeqCst);
-    let api_base = fake.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut a = Replica::configure(dir.path(), "a", &db, &api_base);
-    let mut b = Replica::configure(dir.path(), "b", &db, &api_base);
-    a.start().await;
-    b.start().await;
+    let (_dir, mut a, mut b) = two_replicas(&db, &fake).await;
 
     // Signed webhooks spread across both replicas, then only B once A is
     // killed (a load balancer stops sending to a dead replica); every one
@@ -363,12 +370,7 @@ async fn killing_a_replica_mid_load_loses_nothing_and_sends_nothing_twice() {
 async fn a_plugin_installed_on_one_replica_serves_on_the_other_within_a_second() {
     let Some(db) = TestDb::new("plugins") else { return };
     let fake = FakeTwilio::default();
-    let api_base = fake.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut a = Replica::configure(dir.path(), "a", &db, &api_base);
-    let mut b = Replica::configure(dir.path(), "b", &db, &api_base);
-    a.start().await;
-    b.start().await;
+    let (_dir, a, b) = two_replicas(&db, &fake).await;
     assert!(b.responder().await.starts_with("smsdesk/faq-responder "), "{}", b.responder().await);
 
     // Upload and bind through A; B swaps its set within a second.
@@ -467,12 +469,7 @@ async fn a_plugin_installed_on_one_replica_serves_on_the_other_within_a_second()
 async fn an_agent_on_one_replica_sees_live_what_arrived_at_another() {
     let Some(db) = TestDb::new("events") else { return };
     let fake = FakeTwilio::default();
-    let api_base = fake.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut a = Replica::configure(dir.path(), "a", &db, &api_base);
-    let mut b = Replica::configure(dir.path(), "b", &db, &api_base);
-    a.start().await;
-    b.start().await;
+    let (_dir, a, b) = two_replicas(&db, &fake).await;
     let mut stream =
         reqwest::Client::new().get(format!("{}/api/v1/events", b.base)).bearer_auth(ANA_AGENT).send().await.unwrap();
     let hello = String::from_utf8_lossy(&stream.chunk().await.unwrap().unwrap()).to_string();
@@ -507,12 +504,7 @@ async fn an_agent_on_one_replica_sees_live_what_arrived_at_another() {
 async fn housekeeping_runs_on_one_replica_at_a_time_and_moves_when_it_dies() {
     let Some(db) = TestDb::new("housekeeping") else { return };
     let fake = FakeTwilio::default();
-    let api_base = fake.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut a = Replica::configure(dir.path(), "a", &db, &api_base);
-    let mut b = Replica::configure(dir.path(), "b", &db, &api_base);
-    a.start().await;
-    b.start().await;
+    let (_dir, mut a, mut b) = two_replicas(&db, &fake).await;
     let leader = async |a: &Replica, b: &Replica| -> Vec<&'static str> {
         let mut leaders = Vec::new();
         for r in [a, b] {
