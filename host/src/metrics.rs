@@ -54,6 +54,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Housekeeping sweeps this replica ran (one replica leads at a time).",
     ),
     (
+        "smsdesk_plugin_file_reloads_total",
+        "counter",
+        "Development: changed plugin files seen by the watcher, by file and result (reloaded or failed).",
+    ),
+    (
         "smsdesk_shadow_results_total",
         "counter",
         "Shadow-run comparisons by tenant: recorded or dropped (recorder full).",

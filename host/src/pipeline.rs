@@ -155,76 +155,88 @@ impl Pipeline {
                 return;
             }
             let notified = self.jobs.notified();
-            match self.store.claim_jobs(crate::store::LEASE_MS, BATCH).await {
-                Ok(jobs) if !jobs.is_empty() => {
-                    // Identify the batch in one transaction, run each message
-                    // through the stages, then write every outcome of the batch
-                    // in one transaction.
-                    let identified = match self.identify(&jobs).await {
-                        Ok(identified) => self.consent_in_order(identified),
-                        Err(e) => {
-                            tracing::error!(error = %e, "identifying a batch failed; will retry");
-                            for job in &jobs {
-                                let _ = self.store.retry_job(job.id, 1_000, &e).await;
-                            }
-                            continue;
-                        }
-                    };
-                    // The messages of a batch are independent until their
-                    // outcomes are written, so their plugin calls run
-                    // concurrently (on every core the runtime has).
-                    let mut running = tokio::task::JoinSet::new();
-                    for (job, identified) in jobs.into_iter().zip(identified) {
-                        let pipeline = self.clone();
-                        running.spawn(async move {
-                            let id = job.id;
-                            (id, pipeline.process(job, identified).await)
-                        });
-                    }
-                    let mut outcomes = Vec::with_capacity(running.len());
-                    while let Some(done) = running.join_next().await {
-                        match done {
-                            Ok((_, Ok(outcome))) => outcomes.push(outcome),
-                            Ok((id, Err(e))) => {
-                                tracing::error!(job = id, error = %e, "processing failed; will retry");
-                                let _ = self.store.retry_job(id, 1_000, &e).await;
-                            }
-                            // A panic in the host's own code: the job's lease
-                            // expires and it is claimed again.
-                            Err(e) => tracing::error!(error = %e, "a processing task failed"),
-                        }
-                    }
-                    // Outcomes are applied in message order.
-                    outcomes.sort_by_key(|o| o.job_id);
-                    let replies = outcomes.iter().any(|o| o.reply.is_some() || !o.notices.is_empty());
-                    match self.store.apply_outcomes(&outcomes).await {
-                        Ok(()) => {
-                            if replies {
-                                self.outbox.notify_waiters();
-                            }
-                            for o in &outcomes {
-                                self.events.publish(&o.tenant_id, o.conversation_id, "message");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "recording outcomes failed; will retry");
-                            for o in &outcomes {
-                                let _ = self.store.retry_job(o.job_id, 1_000, &e.to_string()).await;
-                            }
-                        }
-                    }
-                }
-                Ok(_) => {
+            match self.run_once().await {
+                Ok(0) => {
                     // Wait for new work, but look again now and then for
                     // leases that expired (a worker or process that died).
                     let _ = tokio::time::timeout(Duration::from_millis(500), notified).await;
                 }
+                Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a job failed");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
         }
+    }
+
+    /// Claim one batch of jobs and carry it through: what each worker does
+    /// in a loop (and what a test steps one batch at a time). Returns how
+    /// many jobs it claimed (0: nothing was due).
+    pub async fn run_once(&self) -> Result<usize, crate::store::StoreError> {
+        let jobs = self.store.claim_jobs(crate::store::LEASE_MS, BATCH).await?;
+        let claimed = jobs.len();
+        if claimed == 0 {
+            return Ok(0);
+        }
+
+        // Identify the batch in one transaction, run each message
+        // through the stages, then write every outcome of the batch
+        // in one transaction.
+        let identified = match self.identify(&jobs).await {
+            Ok(identified) => self.consent_in_order(identified),
+            Err(e) => {
+                tracing::error!(error = %e, "identifying a batch failed; will retry");
+                for job in &jobs {
+                    let _ = self.store.retry_job(job.id, 1_000, &e).await;
+                }
+                return Ok(claimed);
+            }
+        };
+        // The messages of a batch are independent until their
+        // outcomes are written, so their plugin calls run
+        // concurrently (on every core the runtime has).
+        let mut running = tokio::task::JoinSet::new();
+        for (job, identified) in jobs.into_iter().zip(identified) {
+            let pipeline = self.clone();
+            running.spawn(async move {
+                let id = job.id;
+                (id, pipeline.process(job, identified).await)
+            });
+        }
+        let mut outcomes = Vec::with_capacity(running.len());
+        while let Some(done) = running.join_next().await {
+            match done {
+                Ok((_, Ok(outcome))) => outcomes.push(outcome),
+                Ok((id, Err(e))) => {
+                    tracing::error!(job = id, error = %e, "processing failed; will retry");
+                    let _ = self.store.retry_job(id, 1_000, &e).await;
+                }
+                // A panic in the host's own code: the job's lease
+                // expires and it is claimed again.
+                Err(e) => tracing::error!(error = %e, "a processing task failed"),
+            }
+        }
+        // Outcomes are applied in message order.
+        outcomes.sort_by_key(|o| o.job_id);
+        let replies = outcomes.iter().any(|o| o.reply.is_some() || !o.notices.is_empty());
+        match self.store.apply_outcomes(&outcomes).await {
+            Ok(()) => {
+                if replies {
+                    self.outbox.notify_waiters();
+                }
+                for o in &outcomes {
+                    self.events.publish(&o.tenant_id, o.conversation_id, "message");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording outcomes failed; will retry");
+                for o in &outcomes {
+                    let _ = self.store.retry_job(o.job_id, 1_000, &e.to_string()).await;
+                }
+            }
+        }
+        Ok(claimed)
     }
 
     /// Load the claimed messages, find (or open) their conversations and

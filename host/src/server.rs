@@ -87,6 +87,28 @@ impl Server {
 
 /// Start a host from `config`.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
+    Ok(launch(config, true).await?.0)
+}
+
+/// The host's two kinds of work, one batch at a time, for a caller that
+/// decides the interleaving (the consent property test): the pipeline and
+/// the outbox exactly as the workers run them, without the workers.
+#[derive(Clone)]
+pub struct Stepper {
+    /// Inbound messages: claim a batch, run the stages, apply the outcomes.
+    pub pipeline: Pipeline,
+    /// Sends: claim a batch, settle, gate, call the provider, record.
+    pub outbox: Outbox,
+}
+
+/// [`start`] without pipeline and outbox workers: everything else (HTTP,
+/// housekeeping, the lease heartbeat) runs; the work moves only when the
+/// returned [`Stepper`] is stepped.
+pub async fn start_stepped(config: Config) -> anyhow::Result<(Server, Stepper)> {
+    launch(config, false).await
+}
+
+async fn launch(config: Config, spawn_workers: bool) -> anyhow::Result<(Server, Stepper)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let store = Store::open_pooled(&config.database_url(), config.durability, config.database_max_connections)
@@ -165,7 +187,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         events: events.clone(),
         shadow: spawn_shadow_recorder(store.clone()),
     };
-    let mut workers = pipeline.spawn_workers(config.pipeline_workers, workers_stop.clone());
+    let mut workers = Vec::new();
+    if spawn_workers {
+        workers.extend(pipeline.spawn_workers(config.pipeline_workers, workers_stop.clone()));
+    }
     let outbox = Outbox {
         store: store.clone(),
         tenants: tenants.clone(),
@@ -173,7 +198,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         status_callback: Some(format!("{}/webhooks/twilio/status", base.trim_end_matches('/'))),
         events: events.clone(),
     };
-    workers.extend(outbox.spawn_workers(config.outbox_workers, workers_stop));
+    if spawn_workers {
+        workers.extend(outbox.spawn_workers(config.outbox_workers, workers_stop));
+    }
+    let stepper = Stepper { pipeline, outbox };
     crate::cluster::spawn_housekeeping(store.clone(), tenants.clone(), events.clone(), status.clone());
 
     let state = AppState {
@@ -195,7 +223,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         let _ = shutdown_tx.send(true);
     }));
     tracing::info!(%addr, "smsdesk is listening");
-    Ok(Server { addr, store, stop: Some(stop), served, status, stop_workers, workers })
+    Ok((Server { addr, store, stop: Some(stop), served, status, stop_workers, workers }, stepper))
 }
 
 /// Record shadow comparisons in batches, off the message path.

@@ -77,92 +77,101 @@ impl Outbox {
                 return;
             }
             let notified = self.notify.notified();
-            match self.store.claim_sends(crate::store::LEASE_MS, BATCH).await {
-                Ok(sends) if !sends.is_empty() => {
-                    // Sends in doubt are settled first, then the consent gate
-                    // decides; the start of every call is committed before
-                    // the providers are called concurrently, and every result
-                    // (sent, blocked, deferred, failed) is recorded in one
-                    // transaction.
-                    let (sends, mut results) = self.settle(sends).await;
-                    let sends = match self.gate(sends).await {
-                        Ok((sends, decided)) => {
-                            results.extend(decided);
-                            sends
-                        }
-                        Err(e) => {
-                            // Nothing is sent without a decision; the leases expire.
-                            tracing::error!(error = %e, "reading consent for the gate failed");
-                            Vec::new()
-                        }
-                    };
-                    let ids: Vec<i64> = sends.iter().map(|s| s.id).collect();
-                    let sends = match self.store.begin_attempts(&ids, SETTLE_MS).await {
-                        Ok(leased) => {
-                            if leased.len() < sends.len() {
-                                tracing::warn!(
-                                    dropped = sends.len() - leased.len(),
-                                    "sends whose lease another worker holds now were not sent"
-                                );
-                            }
-                            sends.into_iter().filter(|s| leased.contains(&s.id)).collect()
-                        }
-                        Err(e) => {
-                            // Nothing is sent without its attempt on record; the leases expire.
-                            tracing::error!(error = %e, "recording the start of sends failed");
-                            Vec::new()
-                        }
-                    };
-                    let mut running = tokio::task::JoinSet::new();
-                    for send in sends {
-                        let outbox = self.clone();
-                        running.spawn(async move {
-                            let result = outbox.send(&send).await;
-                            (send, result)
-                        });
-                    }
-                    while let Some(done) = running.join_next().await {
-                        if let Ok(pair) = done {
-                            results.push(pair);
-                        }
-                    }
-                    for (send, result) in &results {
-                        let r = match result {
-                            SendResult::Sent { .. } => "sent",
-                            SendResult::Retry { .. } => "retry",
-                            SendResult::InDoubt { .. } => "in_doubt",
-                            SendResult::Failed { .. } => "failed",
-                            SendResult::Blocked { .. } => "blocked",
-                            SendResult::Released => "released",
-                            SendResult::Deferred { .. } => "deferred",
-                        };
-                        crate::metrics::count(
-                            "smsdesk_outbox_sends_total",
-                            &[("tenant", &send.tenant_id), ("result", r)],
-                            1,
-                        );
-                    }
-                    if let Err(e) = self.store.record_sends(&results).await {
-                        // The leases expire and the sends are retried.
-                        tracing::error!(error = %e, "recording sends failed");
-                    } else if self.events.listening() {
-                        let ids: Vec<i64> = results.iter().map(|(s, _)| s.message_id).collect();
-                        if let Ok(tickets) = self.store.conversations_of_messages(&ids).await {
-                            for (tenant, ticket) in tickets {
-                                self.events.publish(&tenant, ticket, "message");
-                            }
-                        }
-                    }
-                }
-                Ok(_) => {
+            match self.run_once().await {
+                Ok(0) => {
                     let _ = tokio::time::timeout(Duration::from_millis(250), notified).await;
                 }
+                Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "claiming outbox entries failed");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
         }
+    }
+
+    /// Claim one batch of due sends and carry it through (settle, gate,
+    /// attempt on record, provider calls, results recorded): what each
+    /// worker does in a loop, and what a test steps one batch at a time.
+    /// Returns how many sends it claimed (0: nothing was due).
+    pub async fn run_once(&self) -> Result<usize, crate::store::StoreError> {
+        let sends = self.store.claim_sends(crate::store::LEASE_MS, BATCH).await?;
+        let claimed = sends.len();
+        if claimed == 0 {
+            return Ok(0);
+        }
+
+        // Sends in doubt are settled first, then the consent gate
+        // decides; the start of every call is committed before
+        // the providers are called concurrently, and every result
+        // (sent, blocked, deferred, failed) is recorded in one
+        // transaction.
+        let (sends, mut results) = self.settle(sends).await;
+        let sends = match self.gate(sends).await {
+            Ok((sends, decided)) => {
+                results.extend(decided);
+                sends
+            }
+            Err(e) => {
+                // Nothing is sent without a decision; the leases expire.
+                tracing::error!(error = %e, "reading consent for the gate failed");
+                Vec::new()
+            }
+        };
+        let ids: Vec<i64> = sends.iter().map(|s| s.id).collect();
+        let sends = match self.store.begin_attempts(&ids, SETTLE_MS).await {
+            Ok(leased) => {
+                if leased.len() < sends.len() {
+                    tracing::warn!(
+                        dropped = sends.len() - leased.len(),
+                        "sends whose lease another worker holds now were not sent"
+                    );
+                }
+                sends.into_iter().filter(|s| leased.contains(&s.id)).collect()
+            }
+            Err(e) => {
+                // Nothing is sent without its attempt on record; the leases expire.
+                tracing::error!(error = %e, "recording the start of sends failed");
+                Vec::new()
+            }
+        };
+        let mut running = tokio::task::JoinSet::new();
+        for send in sends {
+            let outbox = self.clone();
+            running.spawn(async move {
+                let result = outbox.send(&send).await;
+                (send, result)
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            if let Ok(pair) = done {
+                results.push(pair);
+            }
+        }
+        for (send, result) in &results {
+            let r = match result {
+                SendResult::Sent { .. } => "sent",
+                SendResult::Retry { .. } => "retry",
+                SendResult::InDoubt { .. } => "in_doubt",
+                SendResult::Failed { .. } => "failed",
+                SendResult::Blocked { .. } => "blocked",
+                SendResult::Released => "released",
+                SendResult::Deferred { .. } => "deferred",
+            };
+            crate::metrics::count("smsdesk_outbox_sends_total", &[("tenant", &send.tenant_id), ("result", r)], 1);
+        }
+        if let Err(e) = self.store.record_sends(&results).await {
+            // The leases expire and the sends are retried.
+            tracing::error!(error = %e, "recording sends failed");
+        } else if self.events.listening() {
+            let ids: Vec<i64> = results.iter().map(|(s, _)| s.message_id).collect();
+            if let Ok(tickets) = self.store.conversations_of_messages(&ids).await {
+                for (tenant, ticket) in tickets {
+                    self.events.publish(&tenant, ticket, "message");
+                }
+            }
+        }
+        Ok(claimed)
     }
 
     /// Settle the sends whose earlier attempt may have reached the provider:

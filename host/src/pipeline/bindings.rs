@@ -449,7 +449,12 @@ impl Bindings {
                 let label = std::path::Path::new(source).file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
                 match self.runtime.load(label, bytes, Limits::default()).await {
                     Err(e) => {
-                        tracing::warn!(plugin = %source, error = %e, "changed plugin does not load; keeping the running version")
+                        tracing::warn!(plugin = %source, error = %e, "changed plugin does not load; keeping the running version");
+                        crate::metrics::count(
+                            "smsdesk_plugin_file_reloads_total",
+                            &[("file", source), ("result", "failed")],
+                            1,
+                        );
                     }
                     Ok(plugin) => {
                         let version = plugin.manifest().version.clone();
@@ -467,6 +472,11 @@ impl Bindings {
                                 continue;
                             }
                         };
+                        crate::metrics::count(
+                            "smsdesk_plugin_file_reloads_total",
+                            &[("file", source), ("result", "reloaded")],
+                            1,
+                        );
                         for tenant in tenants {
                             match self.build(&tenant, &state).await {
                                 Ok(plugins) => {

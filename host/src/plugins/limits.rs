@@ -298,6 +298,47 @@ mod tests {
     use crate::domain::{Handoff, Priority};
 
     #[test]
+    fn profiles_are_bounded_and_masked() {
+        let ok = || CustomerProfile {
+            id: "cus_1".into(),
+            name: Some("Ana".into()),
+            tier: Some("gold".into()),
+            attributes: vec![("last-order-id".into(), "1042".into())],
+        };
+        let check = |change: &dyn Fn(&mut CustomerProfile)| {
+            let mut p = ok();
+            change(&mut p);
+            clean_profile(&mut p).map(|_| p)
+        };
+        assert_eq!(check(&|_| {}).unwrap(), ok());
+        // At the bounds: accepted; one over: refused, saying which.
+        assert!(check(&|p| p.id = "i".repeat(128)).is_ok());
+        assert!(check(&|p| p.id = "i".repeat(129)).unwrap_err().contains("got 129"));
+        assert!(check(&|p| p.id = String::new()).unwrap_err().contains("got 0"));
+        assert!(check(&|p| p.name = Some("n".repeat(200))).is_ok());
+        assert!(check(&|p| p.name = Some("n".repeat(201))).unwrap_err().contains("name"));
+        assert!(check(&|p| p.tier = Some("t".repeat(64))).is_ok());
+        assert!(check(&|p| p.tier = Some("t".repeat(65))).unwrap_err().contains("tier"));
+        let attrs = |n: usize| (0..n).map(|i| (format!("k{i}"), "v".to_string())).collect::<Vec<_>>();
+        assert!(check(&|p| p.attributes = attrs(MAX_ATTRIBUTES)).is_ok());
+        let too_many = check(&|p| p.attributes = attrs(MAX_ATTRIBUTES + 1)).unwrap_err();
+        assert!(too_many.contains(&format!("at most {MAX_ATTRIBUTES}")), "{too_many}");
+        assert!(check(&|p| p.attributes = vec![(String::new(), "v".into())]).is_err());
+        assert!(check(&|p| p.attributes = vec![("k".repeat(65), "v".into())]).is_err());
+        assert!(check(&|p| p.attributes = vec![("k".into(), "v".repeat(1024))]).is_ok());
+        assert!(check(&|p| p.attributes = vec![("k".into(), "v".repeat(1025))]).is_err());
+        // Controls are refused; cards, SSNs and passwords masked in every field.
+        assert!(check(&|p| p.name = Some("Ana\u{202e}".into())).is_err());
+        let masked = check(&|p| {
+            p.name = Some("Dana 4111 1111 1111 1111".into());
+            p.attributes = vec![("note".into(), "SSN 123-45-6789".into())];
+        })
+        .unwrap();
+        assert_eq!(masked.name.as_deref(), Some("Dana ****1111"));
+        assert_eq!(masked.attributes[0].1, "SSN ***-**-6789");
+    }
+
+    #[test]
     fn intents_are_bounded() {
         let l = Limits::default();
         assert!(check_intents(&l, &[Intent { label: "a".into(), confidence: 0.5 }]).is_ok());

@@ -214,11 +214,15 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     let sender = {
         let base = base.clone();
         tokio::spawn(async move {
+            // When each customer's text was sent.
+            let mut sent_at = Vec::new();
             for i in 0..120 {
                 let from = format!("+1555020{i:04}");
+                sent_at.push(Instant::now());
                 assert_eq!(text(&base, &format!("SMload{i}"), &from, "hello").await.status(), 200);
                 tokio::time::sleep(Duration::from_millis(8)).await;
             }
+            sent_at
         })
     };
     // Upgrade once 1.0.0 has answered someone, while texts keep coming.
@@ -234,9 +238,14 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["binding"]["grants"], json!(["outbound-http:crm.example.com"]));
     let upgraded_at = Instant::now();
-    sender.await.unwrap();
-    let mut by_version = [0usize; 2];
+    let sent_at = sender.await.unwrap();
     for i in 0..120 {
+        bot_replies(&base, &format!("+1555020{i:04}"), 1).await;
+    }
+    // Everything is processed and sent: a second reply would be here now.
+    crate::host::settled(&host.store).await;
+    let mut by_version = [0usize; 2];
+    for (i, sent) in sent_at.iter().enumerate() {
         let replies = bot_replies(&base, &format!("+1555020{i:04}"), 1).await;
         assert_eq!(replies.len(), 1, "customer {i}: {replies:?}");
         match replies[0].as_str() {
@@ -244,9 +253,13 @@ async fn admins_install_bind_upgrade_under_load_roll_back_and_everything_is_audi
             "greeter 2.0.0: hey (hello)" => by_version[1] += 1,
             other => panic!("customer {i} got {other:?}"),
         }
+        // The swap is immediate: a text sent after the binding changed is
+        // answered by the new version.
+        if *sent > upgraded_at {
+            assert_eq!(replies[0], "greeter 2.0.0: hey (hello)", "customer {i} texted after the upgrade");
+        }
     }
     assert!(by_version[0] > 0 && by_version[1] > 0, "both versions served: {by_version:?}");
-    let _ = upgraded_at;
     let failures = call(&base, Method::GET, "/api/v1/tickets?owner=human&limit=500", ANA_AGENT, None).await.1;
     assert!(failures["tickets"].as_array().unwrap().is_empty(), "no message went to a human: {failures}");
     assert_eq!(text(&base, "SMg2", "+15550100002", "hello").await.status(), 200);
@@ -477,7 +490,13 @@ async fn a_watched_plugin_file_is_reloaded_when_it_changes() {
     }
     // A broken build is reported and the running version stays.
     std::fs::write(&file, b"\0asm half a build").unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wait until the watcher has seen it and refused it (its metric says so).
+    let seen = format!("smsdesk_plugin_file_reloads_total{{file=\"{}\",result=\"failed\"}} 1", file.display());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap().contains(&seen) {
+        assert!(Instant::now() < deadline, "the watcher never looked at the broken build");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(text(&base, "SMw-last", "+15550499999", "hi").await.status(), 200);
     assert_eq!(bot_replies(&base, "+15550499999", 1).await, ["greeter 2.0.0: hello (hi)"]);
     host.shutdown().await;
@@ -656,12 +675,20 @@ async fn a_shadow_run_compares_a_candidate_on_live_traffic_without_acting_on_it(
     assert_eq!((status, out["run"]["status"].as_str()), (200, Some("discarded")));
     assert_eq!(text(&base, "SMs11", "+15550600011", "hello").await.status(), 200);
     assert_eq!(bot_replies(&base, "+15550600011", 1).await, ["greeter 1.0.0: hi (hello)"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let after = call(&base, Method::GET, "/admin/v1/tenants/acme/shadow", OPS, None).await.1;
-    assert_eq!(after["runs"][0]["messages"], 1, "a discarded candidate is no longer called");
     let (status, _) =
         call(&base, Method::POST, &format!("/admin/v1/tenants/acme/shadow/{run2}/promote"), OPS, None).await;
     assert_eq!(status, 404);
+    // A third run, and one more message: comparisons are recorded in order,
+    // so once the third run has its first, any comparison of the discarded
+    // run for the message before would be on record too.
+    assert_eq!(shadow2(json!(["outbound-http:crm.example.com"])).await.0, 201);
+    assert_eq!(text(&base, "SMs12", "+15550600012", "hello").await.status(), 200);
+    let third = shadow_when(&base, |r| r["messages"] == 1).await;
+    assert_ne!(third["run"]["id"], run2);
+    let after = call(&base, Method::GET, "/admin/v1/tenants/acme/shadow", OPS, None).await.1;
+    let discarded =
+        after["runs"].as_array().unwrap().iter().find(|r| r["run"]["id"] == run2).expect("the discarded run is listed");
+    assert_eq!(discarded["messages"], 1, "a discarded candidate is no longer called: {after:#}");
     let audit = call(&base, Method::GET, "/admin/v1/audit", OPS, None).await.1;
     let actions: Vec<&str> =
         audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
@@ -837,6 +864,32 @@ async fn phone_numbers_reach_only_plugins_that_ask_for_them() {
     assert_eq!(bot_replies(&base, crate::host::ANA, 1).await, ["you are +*******4567"]);
     let t = ticket_when(&base, ANA_AGENT, crate::host::ANA, |_| true).await;
     assert_eq!(t["profile"]["name"], "Ana");
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn shadow_runs_and_replays_show_a_candidate_the_number_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = server::start(config(dir.path())).await.unwrap();
+    let base = format!("http://{}", host.addr);
+    allow_unsigned(&base).await;
+    // echo-from answers with the sender's number as it sees it; it does not
+    // ask for `raw-phone-numbers`.
+    let (_, up) = upload(&base, std::fs::read(smsdesk_artifacts::test_guests::ECHO_FROM.path).unwrap()).await;
+    let body = json!({"version_id": up["plugin"]["id"]});
+    let (status, out) = call(&base, Method::POST, "/admin/v1/tenants/acme/shadow", OPS, Some(body.clone())).await;
+    assert_eq!(status, 201, "{out}");
+    // The active responder hands off; the candidate would have replied: a difference, with its text.
+    assert_eq!(text(&base, "SMmask1", crate::host::ANA, "I want to talk to a human").await.status(), 200);
+    let stats = shadow_when(&base, |r| r["messages"] == 1).await;
+    let candidate = &stats["recent_differences"][0]["candidate"];
+    assert_eq!(candidate[1], "you are +*******4567", "{stats:#}");
+    assert!(!stats.to_string().contains("5551234567"), "{stats:#}");
+    // A replay of the same conversation: masked too.
+    let (status, r) = call(&base, Method::POST, "/admin/v1/tenants/acme/replay", OPS, Some(body)).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["compared"], 1, "{r:#}");
+    assert_eq!(r["items"][0]["replayed"]["text"], "you are +*******4567", "{r:#}");
     host.shutdown().await;
 }
 

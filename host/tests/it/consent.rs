@@ -409,7 +409,12 @@ async fn proactive_messages_need_consent_and_wait_for_the_morning() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(blocked[0], ("blocked".into(), "no express consent to informational messages".into(), None));
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Both decisions are on record and no worker holds either send: a call
+    // to the provider would have been made before its result was recorded.
+    while host.store.sends_in_flight().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "a send stayed in flight");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(fake.received.lock().unwrap().is_empty(), "nothing goes out at night");
 
     // Morning: it goes.

@@ -33,7 +33,7 @@ async fn a_send_whose_answer_was_lost_is_found_at_the_provider_and_not_sent_agai
     let conv = wait_for(&base, ANA, |c| outbound(c).iter().any(|m| m["provider_sid"].is_string())).await;
     let reply = &outbound(&conv)[0];
     assert_eq!(reply["provider_sid"], "SMfake0001", "the provider's own message is recorded");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    crate::host::settled(&host.store).await;
     assert_eq!(fake.received.lock().unwrap().len(), 1, "not sent a second time");
     assert!(fake.lookups.load(Ordering::SeqCst) >= 1, "the provider was asked");
     assert_eq!(outbound(&api_conv(&base, &conv).await).len(), 1);
@@ -73,7 +73,7 @@ async fn two_identical_texts_in_doubt_are_matched_to_two_provider_messages() {
 
     assert_eq!(text(&base, "SMsame1", ANA, "I want to talk to a human").await.status(), 200);
     let ticket = ticket_when(&base, ANA_AGENT, ANA, |t| t["status"].is_string()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    crate::host::settled(&host.store).await;
     let before = fake.received.lock().unwrap().len();
     // The agent says the same thing twice; both answers are lost.
     fake.lost_answers.store(2, Ordering::SeqCst);
@@ -186,8 +186,8 @@ async fn killed_mid_send_again_and_again_each_reply_reaches_the_provider_once() 
         assert!(Instant::now() < deadline, "not settled: {unsettled} sends without a provider id");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    // Anything sent twice would show itself now.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Nothing is pending: anything sent twice has already reached the fake.
+    crate::restart::child_settled(dir.path()).await;
     child.kill().unwrap();
     child.wait().unwrap();
 

@@ -122,6 +122,23 @@ pub async fn wait_for(base: &str, contact: &str, ready: impl Fn(&serde_json::Val
     panic!("timed out waiting; last state: {last:#}");
 }
 
+/// Wait until the host has nothing left to do: every stored message
+/// processed and every queued send made (retries included). A check that
+/// something did *not* happen goes after this, not after a sleep: once
+/// nothing is pending, nothing more can happen on its own.
+pub async fn settled(store: &smsdesk::store::Store) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let jobs = store.pending_jobs().await.unwrap();
+        let (sends, _, _) = store.outbox_counts().await.unwrap();
+        if jobs == 0 && sends == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still pending after 20 s: {jobs} messages, {sends} sends");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub fn outbound(conv: &serde_json::Value) -> Vec<serde_json::Value> {
     conv["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "outbound").cloned().collect()
 }
@@ -208,7 +225,7 @@ async fn a_bad_signature_gets_403_and_stores_nothing() {
     assert_eq!(r.status(), 403);
     let r = reqwest::Client::new().post(&url).form(&params).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&host.store).await;
     assert_eq!(api(&base, "/api/v1/conversations").await["conversations"], serde_json::json!([]));
     assert_eq!(host.store.pending_jobs().await.unwrap(), 0);
     host.shutdown().await;
@@ -223,7 +240,7 @@ async fn a_retried_webhook_is_stored_once_and_answered_once() {
         assert_eq!(text(&base, "SMretry", ANA, "What are your hours?").await.status(), 200);
     }
     let conv = wait_for(&base, ANA, |c| outbound(c).iter().any(|m| m["status"] == "delivered")).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&host.store).await;
     let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
     let inbound = conv["messages"].as_array().unwrap().iter().filter(|m| m["direction"] == "inbound").count();
     assert_eq!(inbound, 1);
@@ -277,7 +294,7 @@ async fn a_plugin_that_traps_hands_the_conversation_to_a_human() {
     assert_eq!(conv["messages"][0]["body"], "trap");
     assert_eq!(text(&base, "SMtrap2", ANA, "hello?").await.status(), 200);
     let conv = wait_for(&base, ANA, |c| c["messages"].as_array().unwrap().len() == 2).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(&host.store).await;
     let conv = api(&base, &format!("/api/v1/conversations/{}", conv["id"])).await;
     assert!(outbound(&conv).is_empty());
     host.shutdown().await;
@@ -617,7 +634,7 @@ async fn permanent_provider_errors_fail_once_with_the_error_code() {
     assert_eq!(text(&base, "SMperm", ANA, "what are your hours").await.status(), 200);
     let conv = wait_for(&base, ANA, |c| outbound(c).iter().any(|m| m["status"] == "failed")).await;
     assert_eq!(outbound(&conv)[0]["error_code"], "21211");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    settled(&host.store).await;
     assert_eq!(fake.received.lock().unwrap().len(), 1, "a permanent error is not retried");
     assert_eq!(host.store.outbox_counts().await.unwrap(), (0, 0, 1));
     host.shutdown().await;

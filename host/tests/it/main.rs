@@ -1,10 +1,12 @@
 //! The host's integration tests: one binary, a module per area.
 
 mod admin;
+mod atomic;
 mod broker;
 mod cli;
 mod consent;
 mod consent_property;
+mod consent_system;
 mod exactly_once;
 mod host;
 mod hostile;

@@ -98,3 +98,22 @@ fn a_scaffolded_plugin_builds_with_one_command_and_passes_its_cases() {
     assert_eq!(info["name"], "order-bot");
     assert_eq!(info["roles"], serde_json::json!(["responder"]));
 }
+
+#[test]
+fn plugin_test_shows_a_plugin_the_senders_number_masked_as_a_host_does() {
+    // echo-from answers with the number it was given; it does not ask for
+    // `raw-phone-numbers`, so the harness (like the host) masks it.
+    let dir = tempfile::tempdir().unwrap();
+    let cases = dir.path().join("cases.yaml");
+    std::fs::write(
+        &cases,
+        "cases:\n  - name: masked\n    text: hi\n    from: \"+15551234567\"\n    expect:\n      reply_contains: \"+*******4567\"\n  - name: raw\n    text: hi\n    from: \"+15551234567\"\n    expect:\n      reply_contains: \"5551234567\"\n",
+    )
+    .unwrap();
+    let echo = smsdesk_artifacts::test_guests::ECHO_FROM.path;
+    let out = smsdesk(&["plugin", "test", echo, "--cases", cases.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("pass   masked") && text.contains("FAIL   raw"), "{text}");
+    assert!(!text.contains("you are +15551234567"), "{text}");
+}

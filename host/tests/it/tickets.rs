@@ -236,7 +236,7 @@ async fn a_handoff_lands_in_the_queue_with_its_context_and_an_agent_works_it_to_
     // While a human owns it, bots are silent.
     assert_eq!(text(&base, "SMt2", ANA, "where is my order?").await.status(), 200);
     let t = ticket_when(&base, ANA_AGENT, ANA, |t| messages(t).len() >= 4).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::host::settled(&host.store).await;
     let t2 = get(&base, &format!("/api/v1/tickets/{id}"), ANA_AGENT).await;
     assert_eq!(messages(&t2).len(), messages(&t).len(), "no bot reply while a human owns the conversation");
 
@@ -369,7 +369,7 @@ async fn sla_due_times_count_business_hours_and_overdue_tickets_are_flagged() {
     assert_eq!(text(&base, "SMs3", bo, "hello??").await.status(), 200);
     let b = ticket_when(&base, ANA_AGENT, bo, |t| messages(t).iter().filter(|(a, _, _)| a == "customer").count() == 2)
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::host::settled(&host.store).await;
     let b = get(&base, &format!("/api/v1/tickets/{}", b["id"]), ANA_AGENT).await;
     assert_eq!(messages(&b).iter().filter(|(a, _, _)| a == "system").count(), 1);
 
