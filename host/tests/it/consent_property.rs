@@ -21,25 +21,28 @@ use smsdesk::consent::{
 use smsdesk::domain::Intent;
 use std::io::Write;
 
-struct Rng(u64);
+/// A small seeded generator (xorshift64*), shared with `consent_system`.
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         // xorshift64*
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }
 
-const TEXTS: &[&str] = &[
+/// What customers text: keywords in several forms, revocations in their
+/// own words, things that only look like them, HELP, START and ordinary texts.
+pub const TEXTS: &[&str] = &[
     "STOP",
     "stop.",
     "Stop!",

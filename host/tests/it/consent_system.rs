@@ -22,6 +22,7 @@
 //! (default 10,000 on SQLite, 2,000 on PostgreSQL); `SMSDESK_PROPTEST_SEED`
 //! picks another run (a failure names its seed).
 
+use crate::consent_property::{Rng, TEXTS};
 use crate::host::{FakeTwilio, NUMBER, first_party_plugins, tenant, twilio};
 use smsdesk::clock::Clock;
 use smsdesk::config::Config;
@@ -31,62 +32,6 @@ use smsdesk::server;
 use smsdesk::store::{NewConsentEvent, NewInbound, NewOutbound, Store, TicketChange};
 use std::collections::HashMap;
 use std::io::Write;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
-
-/// What customers text: keywords in several forms, revocations in their own
-/// words, things that only look like them, HELP, START and ordinary texts
-/// (some of which hand the conversation to a person).
-const TEXTS: &[&str] = &[
-    "STOP",
-    "stop.",
-    "Stop!",
-    "STOPALL",
-    "unsubscribe",
-    "CANCEL",
-    "end",
-    "QUIT",
-    "revoke",
-    "optout",
-    "opt out",
-    "ARRET",
-    "START",
-    "yes",
-    "UNSTOP",
-    "HELP",
-    "info",
-    "please stop texting me",
-    "remove me from this list",
-    "no más mensajes",
-    "Stop. Thank you",
-    "omg stop",
-    "not interested",
-    "where is my order",
-    "don't stop the refund",
-    "stop by tomorrow?",
-    "yes please",
-    "I want a refund",
-    "thanks!",
-    "cancel my order please",
-    "I want to talk to a human",
-    "what are your hours",
-];
 
 /// Texts that are neither keywords nor revocations (picked more often, so
 /// that subscribers stay subscribed long enough to reach the caps).
