@@ -138,7 +138,6 @@ fn sha2_hex(bytes: &[u8]) -> String {
 use crate::host::{
     API_TOKEN, FakeTwilio, NUMBER, TOKEN, api, first_party_plugins, outbound, start, tenant, text, twilio, wait_for,
 };
-use smsdesk::config::Config;
 use smsdesk::server::{self, Server};
 use std::time::{Duration, Instant};
 
@@ -354,15 +353,7 @@ async fn proactive_messages_need_consent_and_wait_for_the_morning() {
         .insert("shipping-delay".into(), "Hi {name}, order {order} is running late. Reply STOP to opt out.".into());
     // It is 23:00 in New York (the tenant's zone; the contact's is unknown).
     let clock = smsdesk::clock::Clock::manual(ny("2026-11-27T23:00:00"));
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        database_url: crate::support::database_url(dir.path()),
-        bind: "127.0.0.1:0".parse().unwrap(),
-        tenants: vec![t],
-        clock: clock.clone(),
-        ..Config::default()
-    };
-    let host = server::start(config).await.unwrap();
+    let host = server::start(crate::tickets::config_with(dir.path(), vec![t], clock.clone())).await.unwrap();
     let base = format!("http://{}", host.addr);
     let (with_consent, without) = ("+15554000001", "+15554000002");
     let (status, _) = post_json(

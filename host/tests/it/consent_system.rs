@@ -25,7 +25,6 @@
 use crate::consent_property::{Rng, TEXTS};
 use crate::host::{FakeTwilio, NUMBER, first_party_plugins, tenant, twilio};
 use smsdesk::clock::Clock;
-use smsdesk::config::Config;
 use smsdesk::consent::{EventKind, Purpose, Source};
 use smsdesk::messaging::segments;
 use smsdesk::server;
@@ -400,14 +399,7 @@ async fn the_real_host_keeps_every_consent_rule_for_every_recipient() {
     let clock = Clock::manual(1_795_000_000_000 + (rng.next() % (7 * 86_400_000)) as i64);
     let t = tenant(twilio(api_base), first_party_plugins());
     let cap = t.consent.frequency_cap;
-    let config = Config {
-        data_dir: dir.path().to_path_buf(),
-        database_url: crate::support::database_url(dir.path()),
-        bind: "127.0.0.1:0".parse().unwrap(),
-        tenants: vec![t],
-        clock: clock.clone(),
-        ..Config::default()
-    };
+    let config = crate::tickets::config_with(dir.path(), vec![t], clock.clone());
     let (host, steps) = server::start_stepped(config).await.unwrap();
     let mut run = Run {
         store: host.store.clone(),

@@ -51,15 +51,19 @@ fn other_tenant() -> TenantConfig {
 }
 
 pub async fn start_with(dir: &std::path::Path, tenants: Vec<TenantConfig>, clock: Clock) -> server::Server {
-    let config = Config {
+    server::start(config_with(dir, tenants, clock)).await.expect("host starts")
+}
+
+/// A test host's configuration: its data in `dir`, any free port, `clock`.
+pub fn config_with(dir: &std::path::Path, tenants: Vec<TenantConfig>, clock: Clock) -> Config {
+    Config {
         data_dir: dir.to_path_buf(),
         database_url: crate::support::database_url(dir),
         bind: "127.0.0.1:0".parse().unwrap(),
         tenants,
         clock,
         ..Config::default()
-    };
-    server::start(config).await.expect("host starts")
+    }
 }
 
 /// One API call: (status, JSON body).
